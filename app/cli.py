@@ -1,0 +1,141 @@
+"""The `politely` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from app.db import get_engine, migrate, session_scope
+from app.organisations.service import create_api_key, create_organisation, get_organisation_by_slug
+from app.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as error:  # a readable line, not a traceback, for expected failures
+        from app.errors import AppError
+        from app.planning.policy import PolicyError
+
+        if isinstance(error, AppError | PolicyError | ValueError):
+            print(f"politely: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="politely", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="API (and the scheduler unless --no-scheduler)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-scheduler", action="store_true", help="do not send reminders")
+    serve.add_argument("--demo", action="store_true", help="add a demo customer and invoices")
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="the scheduler and sender only")
+    worker.set_defaults(handler=_worker)
+
+    tick = commands.add_parser("tick", help="run one dunning pass now and print what it did")
+    tick.set_defaults(handler=_tick)
+
+    migrate_cmd = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate_cmd.set_defaults(handler=lambda _: _migrate())
+
+    orgs = commands.add_parser("orgs", help="organisations").add_subparsers(required=True)
+    orgs_create = orgs.add_parser("create", help="create an organisation")
+    orgs_create.add_argument("slug")
+    orgs_create.add_argument("--name")
+    orgs_create.set_defaults(handler=_orgs_create)
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(required=True)
+    keys_create = keys.add_parser("create", help="create an API key (printed on the last line)")
+    keys_create.add_argument("--org", required=True)
+    keys_create.add_argument("--name", required=True)
+    keys_create.set_defaults(handler=_keys_create)
+    return parser
+
+
+def _migrate() -> int:
+    migrate()
+    print("database is up to date")
+    return 0
+
+
+def _orgs_create(args: argparse.Namespace) -> int:
+    migrate()
+    with session_scope() as session:
+        organisation = create_organisation(session, slug=args.slug, name=args.name)
+        print(f"created organisation {organisation.slug}")
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    migrate()
+    with session_scope() as session:
+        organisation = get_organisation_by_slug(session, args.org)
+        row, key = create_api_key(session, organisation=organisation, name=args.name)
+        print(f"API key {row.name!r} for {organisation.slug} (shown once, keep it safe):")
+        print(key)
+    return 0
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from app.runtime import Runtime
+
+    return Runtime(settings=get_settings(), engine=get_engine())
+
+
+def _tick(_: argparse.Namespace) -> int:
+    migrate()
+    report = _runtime().run_pass_blocking()
+    for outcome in report.outcomes:
+        line = f"{outcome.result:<11} {outcome.invoice:<20} {outcome.step or '-':<14}"
+        print(line + (f" {outcome.detail}" if outcome.detail else ""))
+    print(f"{len(report.sent)} sent, {len(report.outcomes)} actions at {report.started_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    migrate()
+    if args.demo:
+        from app.demo import add_demo_data
+
+        add_demo_data(args.host, args.port)
+    app = create_app(run_scheduler=not args.no_scheduler)
+    # One web process: the scheduler must not start once per web worker.
+    uvicorn.run(app, host=args.host, port=args.port, workers=1)
+    return 0
+
+
+def _worker(_: argparse.Namespace) -> int:
+    from app.dunning.scheduler import start_scheduler
+
+    migrate()
+
+    async def run() -> None:
+        scheduler = start_scheduler(_runtime())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        scheduler.shutdown(wait=True)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Customers and the contacts reminders go to."""

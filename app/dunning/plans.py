@@ -1,0 +1,97 @@
+"""Between the rows and the pure planner: facts, calendars and the stored next action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.customers.models import Customer
+from app.dunning.models import COUNTS_AS_SENT, SendLog
+from app.dunning.policies import get_policy_set
+from app.invoices.models import Invoice
+from app.organisations.models import Organisation
+from app.planning.calendar import SendingCalendar
+from app.planning.planner import InvoiceFacts, NextAction, plan, schedule
+from app.planning.policy import Policy, SendingRules
+
+
+@lru_cache(maxsize=512)
+def _calendar(timezone: str, rules: SendingRules, country: str | None) -> SendingCalendar:
+    return SendingCalendar(timezone=ZoneInfo(timezone), rules=rules, country=country)
+
+
+def timezone_name(customer: Customer, organisation: Organisation) -> str:
+    """The customer's time zone, else the organisation's."""
+    return customer.timezone or organisation.default_timezone or "UTC"
+
+
+def calendar_for(customer: Customer, organisation: Organisation, policy: Policy) -> SendingCalendar:
+    country = customer.country or organisation.default_country
+    return _calendar(timezone_name(customer, organisation), policy.sending, country)
+
+
+def late_paid_count(session: Session, customer: Customer) -> int:
+    """How many of the customer's invoices were paid after their due date."""
+    statement = select(func.count()).where(
+        Invoice.customer_id == customer.id,
+        Invoice.status == "paid",
+        col(Invoice.paid_at).is_not(None),
+        func.date(Invoice.paid_at) > Invoice.due_on,
+    )
+    return int(session.exec(statement).one())
+
+
+def policy_for(session: Session, customer: Customer) -> Policy:
+    return get_policy_set().choose(
+        named=customer.policy, tags=customer.tags, late_invoices=late_paid_count(session, customer)
+    )
+
+
+def facts_for(invoice: Invoice) -> InvoiceFacts:
+    return InvoiceFacts(
+        due_on=invoice.due_on,
+        status=invoice.status,
+        amount_due_minor=invoice.amount_due_minor,
+        state=invoice.reminder_state,
+        hold_until=invoice.hold_until,
+    )
+
+
+def sent_steps(session: Session, invoice: Invoice) -> set[str]:
+    statement = select(SendLog.step).where(
+        SendLog.invoice_id == invoice.id, col(SendLog.status).in_(COUNTS_AS_SENT)
+    )
+    return set(session.exec(statement).all())
+
+
+class InvoicePlan:
+    """Everything the planner needs for one invoice, read once."""
+
+    def __init__(self, session: Session, invoice: Invoice):
+        self.invoice = invoice
+        self.customer = session.get(Customer, invoice.customer_id)
+        self.organisation = session.get(Organisation, invoice.organisation_id)
+        assert self.customer is not None and self.organisation is not None
+        self.policy = policy_for(session, self.customer)
+        self.calendar = calendar_for(self.customer, self.organisation, self.policy)
+        self.timezone = ZoneInfo(timezone_name(self.customer, self.organisation))
+        self.sent = sent_steps(session, invoice)
+
+    def next_action(self, now: datetime) -> NextAction | None:
+        return plan(facts_for(self.invoice), self.policy, self.sent, self.calendar, now)
+
+    def schedule(self, now: datetime) -> list[NextAction]:
+        return schedule(facts_for(self.invoice), self.policy, self.sent, self.calendar, now)
+
+
+def refresh_next_action(session: Session, invoice: Invoice, now: datetime) -> NextAction | None:
+    """Store when the pass should next look at this invoice (None: nothing more to do)."""
+    action = InvoicePlan(session, invoice).next_action(now)
+    invoice.next_action_at = action.send_at if action else None
+    invoice.next_step = action.step.key if action else None
+    session.add(invoice)
+    return action

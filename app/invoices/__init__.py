@@ -1,0 +1,1 @@
+"""Invoices pushed by the invoicing system, and their reminder state."""

@@ -1,0 +1,1 @@
+"""Reminder email: context, sandboxed rendering, MIME composition and transports."""

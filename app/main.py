@@ -1,0 +1,58 @@
+"""create_app(): the API, error handlers and the lifespan that starts the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from app import __version__
+from app.api.router import api_router, test_clock_router
+from app.db import get_engine
+from app.dunning.policies import policies_from
+from app.errors import AppError
+from app.runtime import Runtime
+from app.settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, run_scheduler: bool = False
+) -> FastAPI:
+    settings = settings or get_settings()
+    policies_from(settings.config)  # a broken policy file stops start-up here, with its message
+    runtime = Runtime(settings=settings, engine=engine or get_engine())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if run_scheduler:
+            from app.dunning.scheduler import start_scheduler
+
+            scheduler = start_scheduler(runtime)
+        yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+
+    app = FastAPI(
+        title="Politely",
+        version=__version__,
+        description="Invoice reminders that collect the money and keep the customer.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.include_router(api_router)
+    if settings.test_clock:
+        app.include_router(test_clock_router)
+
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, error: AppError) -> JSONResponse:
+        return JSONResponse({"detail": error.as_detail()}, status_code=error.status_code)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

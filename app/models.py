@@ -1,0 +1,23 @@
+"""Every table, imported in one place so migrations and tests see the whole schema."""
+
+from app.clock import TestClockState
+from app.customers.models import Contact, Customer
+from app.dunning.models import SendLog
+from app.invoices.models import Invoice
+from app.organisations.models import ApiKey, Organisation
+from app.payments.models import Payment
+from app.timeline.models import Event
+from app.worklist.models import WorklistItem
+
+__all__ = [
+    "ApiKey",
+    "Contact",
+    "Customer",
+    "Event",
+    "Invoice",
+    "Organisation",
+    "Payment",
+    "SendLog",
+    "TestClockState",
+    "WorklistItem",
+]

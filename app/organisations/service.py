@@ -1,0 +1,80 @@
+"""Creating organisations and API keys, and resolving a presented key to its organisation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
+
+from app.errors import Conflict, NotFound, Unprocessable
+from app.organisations.models import ApiKey, Organisation
+
+DEFAULT_SLUG = "default"
+KEY_PREFIX = "pk_"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _real_now() -> datetime:
+    # Record-keeping timestamps for keys use the real clock, never the test clock.
+    return datetime.now(UTC)
+
+
+def create_organisation(session: Session, *, slug: str, name: str | None = None) -> Organisation:
+    if not _SLUG.match(slug):
+        raise Unprocessable(
+            "slug must be lowercase letters, digits and hyphens (at most 63)", field="slug"
+        )
+    if session.exec(select(Organisation).where(Organisation.slug == slug)).first():
+        raise Conflict(f"organisation {slug!r} already exists", field="slug")
+    organisation = Organisation(slug=slug, name=name or slug, created_at=_real_now())
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def ensure_default_organisation(session: Session) -> Organisation:
+    existing = session.exec(select(Organisation).where(Organisation.slug == DEFAULT_SLUG)).first()
+    return existing or create_organisation(session, slug=DEFAULT_SLUG, name="Default")
+
+
+def get_organisation_by_slug(session: Session, slug: str) -> Organisation:
+    organisation = session.exec(select(Organisation).where(Organisation.slug == slug)).first()
+    if organisation is None:
+        raise NotFound(f"no organisation {slug!r}")
+    return organisation
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, *, organisation: Organisation, name: str) -> tuple[ApiKey, str]:
+    """Returns the row and the full key; the full key is shown once and never stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    assert organisation.id is not None
+    row = ApiKey(
+        organisation_id=organisation.id,
+        name=name,
+        prefix=key[: len(KEY_PREFIX) + 8],
+        key_hash=_hash_key(key),
+        created_at=_real_now(),
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def organisation_for_key(session: Session, key: str) -> Organisation | None:
+    prefix = key[: len(KEY_PREFIX) + 8]
+    candidates = session.exec(
+        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    ).all()
+    digest = _hash_key(key)
+    for candidate in candidates:
+        if hmac.compare_digest(candidate.key_hash, digest):
+            return session.get(Organisation, candidate.organisation_id)
+    return None

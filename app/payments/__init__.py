@@ -1,0 +1,1 @@
+"""Payments recorded against invoices; a full payment stops the reminders."""

@@ -1,0 +1,50 @@
+"""Wiring shared by the web app, the worker and the CLI: clock, renderer, transport, passes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from app.clock import Clock, make_clock
+from app.dunning.service import PassContext, PassReport, run_dunning_pass
+from app.mail.render import TemplateRenderer
+from app.mail.transport import MailTransport, transport_from_url
+from app.settings import Settings
+
+# One pass at a time per process: the scheduler tick and `POST /scheduler/run` may meet.
+_pass_lock = threading.Lock()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+
+    @cached_property
+    def clock(self) -> Clock:
+        return make_clock(self.engine, test_clock=self.settings.test_clock)
+
+    @cached_property
+    def renderer(self) -> TemplateRenderer:
+        return TemplateRenderer(self.settings.templates_dir)
+
+    def transport(self) -> MailTransport:
+        return transport_from_url(self.settings.smtp_url, self.settings.outbox_dir)
+
+    def pass_context(self) -> PassContext:
+        return PassContext(
+            engine=self.engine,
+            clock=self.clock,
+            settings=self.settings,
+            renderer=self.renderer,
+            transport=self.transport(),
+        )
+
+    def run_pass_blocking(self) -> PassReport:
+        """Run one dunning pass in this thread with its own event loop (SMTP is async)."""
+        with _pass_lock:
+            return asyncio.run(run_dunning_pass(self.pass_context()))

@@ -1,0 +1,1 @@
+"""The timeline: every action on an invoice or customer, appended as an event."""

@@ -1,0 +1,45 @@
+"""Appending events and reading a timeline back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.timeline.models import Event
+
+
+def record_event(
+    session: Session,
+    *,
+    organisation_id: int,
+    kind: str,
+    at: datetime,
+    actor: str,
+    invoice_id: int | None = None,
+    customer_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    event = Event(
+        organisation_id=organisation_id,
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        kind=kind,
+        at=at,
+        recorded_at=datetime.now(UTC),
+        actor=actor,
+        data=data or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def invoice_timeline(session: Session, *, organisation_id: int, invoice_id: int) -> list[Event]:
+    statement = (
+        select(Event)
+        .where(Event.organisation_id == organisation_id, Event.invoice_id == invoice_id)
+        .order_by(col(Event.at), col(Event.id))
+    )
+    return list(session.exec(statement).all())

@@ -1,0 +1,1 @@
+"""Everything that needs a human: calls, bounces, escalations, sends in doubt."""
