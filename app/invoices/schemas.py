@@ -110,10 +110,23 @@ class EventOut(BaseModel):
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    until: datetime | date | None = Field(default=None, description="omit to pause until resumed")
+    until: datetime | date | None = Field(
+        default=None,
+        description="a date (paused until that day starts for the customer) or an instant; "
+        "omit to pause until resumed",
+    )
     reason: Annotated[str, AfterValidator(validation.no_line_breaks)] | None = Field(
         default=None, max_length=1000
     )
+
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _plain_date(cls, value: Any) -> Any:
+        # "2026-12-10" is a day, not midnight UTC.
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value)
+        return value
 
 
 class BatchItem(InvoiceIn):

@@ -138,6 +138,7 @@ def build_reminder_context(facts: ReminderFacts) -> dict[str, Any]:
     invoices = [_invoice_context(line, facts.today, locale) for line in lines]
     totals = _totals(lines, locale)
     brand_colour = safe_brand_colour(facts.brand_colour)
+    text_colour = readable_text_colour(brand_colour)
     organisation_name = facts.organisation_name.strip()
     sender_name = facts.sender_name.strip() or f"The accounts team at {organisation_name}"
     return {
@@ -162,7 +163,9 @@ def build_reminder_context(facts: ReminderFacts) -> dict[str, Any]:
         },
         "late_fee_note": facts.late_fee_note or None,
         "brand_colour": brand_colour,
-        "brand_text_colour": readable_text_colour(brand_colour),
+        "brand_text_colour": text_colour,
+        # Links on white need a dark colour; a light brand colour would be unreadable there.
+        "link_colour": brand_colour if text_colour == "#ffffff" else "#1a1a1a",
         "sender_name": sender_name,
         "today": format_date(facts.today, format="long", locale=locale),
         "escalation_on": (

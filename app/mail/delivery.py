@@ -10,10 +10,15 @@ from typing import Protocol
 
 @dataclass
 class SendResult:
-    """Who took the message; `refused` holds recipients turned away while others accepted."""
+    """Who took the message while others were turned away.
+
+    `refused`: recipients rejected for good (5xx), e.g. to mark a contact as bounced.
+    `deferred`: recipients rejected only for now (4xx); they did not get this message.
+    """
 
     accepted: list[str]
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    deferred: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 class DeliveryError(Exception):

@@ -169,6 +169,8 @@ class TemplateRenderer:
             autoescape=_autoescape,
             trim_blocks=True,
             lstrip_blocks=True,
+            # An included partial then ends its own last line, as people writing them expect.
+            keep_trailing_newline=True,
             auto_reload=True,
         )
 
@@ -268,8 +270,8 @@ def sample_context(
         reply_link="https://politely.example.com/p/sample-token-0042/message",
         unsubscribe_link="https://politely.example.com/p/sample-token-0042/unsubscribe",
         late_fee_note=(
-            "Our terms, agreed when the order was placed, add a late fee of 2% per month "
-            "to invoices more than 30 days overdue."
+            "Invoices paid more than 30 days late carry a late fee of 2% per month, "
+            "as set out in the terms agreed when the order was placed."
             if firm
             else None
         ),

@@ -190,18 +190,23 @@ class SmtpTransport:
         smtp = await self._start_transaction(sender)
         accepted: list[str] = []
         refused: dict[str, tuple[int, str]] = {}
+        deferred: dict[str, tuple[int, str]] = {}
         try:
             for recipient in recipients:
                 try:
                     await smtp.rcpt(recipient)
                     accepted.append(recipient)
                 except SMTPRecipientRefused as exc:
-                    refused[recipient] = (exc.code, exc.message)
+                    rejected = refused if exc.code >= 500 else deferred
+                    rejected[recipient] = (exc.code, exc.message)
             if not accepted:
                 await self._reset()
-                if all(code >= 500 for code, _ in refused.values()):
-                    raise PermanentFailure("every recipient was refused", code=550, refused=refused)
-                raise TemporaryFailure("every recipient was refused, some only for now")
+                if deferred:
+                    # Nobody got it and some refusals are only for now: the whole send can wait.
+                    code = next(iter(deferred.values()))[0]
+                    raise TemporaryFailure(f"no recipient accepted it yet: {deferred}", code=code)
+                code = next(iter(refused.values()))[0]
+                raise PermanentFailure("every recipient was refused", code=code, refused=refused)
             reply = await smtp.execute_command(b"DATA")
         except (SMTPServerDisconnected, SMTPTimeoutError, OSError) as exc:
             self._drop()
@@ -211,7 +216,7 @@ class SmtpTransport:
             raise _refusal("the server refused DATA", reply.code, reply.message)
         reply = await self._transmit(smtp, payload)
         if reply.code == 250:
-            return SendResult(accepted=accepted, refused=refused)
+            return SendResult(accepted=accepted, refused=refused, deferred=deferred)
         if reply.code == 421:
             self._drop()
         raise _refusal("the server refused the message", reply.code, reply.message)

@@ -24,7 +24,7 @@ COUNTRIES = [None, "DE", "US", "AU", "GB", "XX"]
 SHIPPED = list(default_policy_set().policies.values())
 
 PROPERTY_SETTINGS = settings(
-    max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -52,8 +52,11 @@ def random_policies(draw: st.DrawFn) -> Policy:
 policies = st.one_of(st.sampled_from(SHIPPED), random_policies())
 
 
+Situation = tuple[InvoiceFacts, Policy, set[str], SendingCalendar, datetime]
+
+
 @st.composite
-def situations(draw: st.DrawFn) -> tuple[InvoiceFacts, Policy, set[str], SendingCalendar, datetime]:
+def situations(draw: st.DrawFn) -> Situation:
     policy = draw(policies)
     calendar = SendingCalendar(
         timezone=ZoneInfo(draw(st.sampled_from(ZONES))),
@@ -107,7 +110,7 @@ def check_action(
 
 @PROPERTY_SETTINGS
 @given(situations())
-def test_plan_respects_order_clock_hold_and_window(situation) -> None:  # type: ignore[no-untyped-def]
+def test_plan_respects_order_clock_hold_and_window(situation: Situation) -> None:
     facts, policy, sent, calendar, now = situation
     action = plan(facts, policy, sent, calendar, now)
 
@@ -117,7 +120,7 @@ def test_plan_respects_order_clock_hold_and_window(situation) -> None:  # type: 
 
 @PROPERTY_SETTINGS
 @given(situations())
-def test_schedule_is_strictly_increasing_and_starts_with_plan(situation) -> None:  # type: ignore[no-untyped-def]
+def test_schedule_is_strictly_increasing_and_starts_with_plan(situation: Situation) -> None:
     facts, policy, sent, calendar, now = situation
     upcoming = schedule(facts, policy, sent, calendar, now)
 
@@ -125,7 +128,8 @@ def test_schedule_is_strictly_increasing_and_starts_with_plan(situation) -> None
     keys = [action.step.key for action in upcoming]
     assert len(keys) == len(set(keys))
     positions = [policy.position(key) for key in keys]
-    assert positions == sorted(positions)  # type: ignore[type-var]
+    assert None not in positions
+    assert positions == sorted(p for p in positions if p is not None)
     times = [action.send_at for action in upcoming]
     assert all(earlier < later for earlier, later in zip(times, times[1:], strict=False))
     # One invoice never gets two reminders on the same local day.
@@ -144,7 +148,9 @@ def test_schedule_is_strictly_increasing_and_starts_with_plan(situation) -> None
     st.sampled_from(["disputed", "escalated", "opted_out"]) | st.just("active"),
     st.integers(-10_000, 10_000),
 )
-def test_nothing_is_planned_for_invoices_not_being_chased(situation, status, state, amount) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_is_planned_for_invoices_not_being_chased(
+    situation: Situation, status: str, state: str, amount: int
+) -> None:
     facts, policy, sent, calendar, now = situation
     facts = replace(facts, status=status, state=state, amount_due_minor=amount)
     chased = status == "open" and state == "active" and amount > 0
@@ -159,8 +165,8 @@ def test_nothing_is_planned_for_invoices_not_being_chased(situation, status, sta
     st.lists(st.integers(1, 4 * 1440), min_size=1, max_size=120),
 )
 def test_ticking_clock_sends_each_step_at_most_once_in_order_and_in_window(
-    situation, ticks
-) -> None:  # type: ignore[no-untyped-def]
+    situation: Situation, ticks: list[int]
+) -> None:
     facts, policy, sent, calendar, now = situation
     sent = set(sent)
     floor = last_sent_position(policy, sent)
