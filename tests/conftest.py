@@ -123,14 +123,27 @@ class Inbox:
 
     mails: list[CapturedMail] = field(default_factory=list)
     reply_code: str | None = None  # e.g. "451 try later" to make every RCPT fail
+    refuse: dict[str, str] = field(default_factory=dict)  # address -> "550 no such user"
+    drop_after_data: bool = False  # hang up after the content, before the final reply
+
+    def reset(self) -> None:
+        self.mails.clear()
+        self.reply_code = None
+        self.refuse.clear()
+        self.drop_after_data = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if self.reply_code:
             return self.reply_code
+        if address in self.refuse:
+            return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.drop_after_data:
+            server.transport.close()
+            return "250 never heard"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.mails.append(CapturedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
@@ -155,8 +168,7 @@ def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
 @pytest.fixture
 def inbox(smtp_server: tuple[Controller, Inbox]) -> Inbox:
     _, inbox = smtp_server
-    inbox.mails.clear()
-    inbox.reply_code = None
+    inbox.reset()
     return inbox
 
 

@@ -108,6 +108,13 @@ class _EmailLoader(BaseLoader):
 
 
 class _EmailEnvironment(ImmutableSandboxedEnvironment):
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Refuse at the first unsafe access; the default returns an Undefined, and a chain
+        # like `|attr('__class__')|attr('__mro__')` then fails as a vague "undefined".
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
     def join_path(self, template: str, parent: str) -> str:
         # `{% extends "_layout.html" %}` means the layout of the including template's locale,
         # which then falls back along the locale chain like any other template.
@@ -131,7 +138,9 @@ def _innermost_template_line(exc: BaseException) -> tuple[str, int] | None:
 
 def _as_template_error(exc: Exception, name: str) -> TemplateError:
     if isinstance(exc, TemplateSyntaxError):
-        return TemplateError(exc.filename or exc.name or name, exc.lineno, f"syntax error: {exc}")
+        return TemplateError(
+            exc.filename or exc.name or name, exc.lineno, f"syntax error: {exc.message}"
+        )
     if isinstance(exc, TemplateNotFound):
         reason = f"template not found: {exc.name}"
     elif isinstance(exc, SecurityError):

@@ -34,7 +34,9 @@ def make_context(step, *, locale="en", consolidated=False, pay_links=True, **ove
         )
     if not pay_links:
         invoices = [
-            InvoiceLine(i.number, i.currency, i.amount_total_minor, i.amount_due_minor, i.due_on, "")
+            InvoiceLine(
+                i.number, i.currency, i.amount_total_minor, i.amount_due_minor, i.due_on, ""
+            )
             for i in invoices
         ]
     facts = dict(
@@ -47,7 +49,9 @@ def make_context(step, *, locale="en", consolidated=False, pay_links=True, **ove
         today=TODAY,
         reply_link=REPLY,
         unsubscribe_link=UNSUBSCRIBE,
-        late_fee_note="A late fee of 2% per month applies after 30 days." if tone != "friendly" else None,
+        late_fee_note="A late fee of 2% per month applies after 30 days."
+        if tone != "friendly"
+        else None,
         brand_colour="#7a1f5c",
     )
     facts.update(overrides)
@@ -108,15 +112,15 @@ def test_consolidated_email_lists_every_invoice_and_the_total(renderer, step):
 
 
 def test_consolidated_mixed_currencies_show_a_total_per_currency(renderer):
-    context = make_context("overdue_21", consolidated=True)
     dollars = InvoiceLine("US-7", "USD", 9_900, 9_900, date(2025, 6, 1), "https://pay.example/us7")
     context = make_context(
         "overdue_21",
         invoices=[InvoiceLine("INV-1001", "EUR", 10_000, 10_000, date(2025, 6, 9), ""), dollars],
     )
     rendered = renderer.render("overdue_21", "en", context)
-    assert "€100.00 + $99.00" in rendered.text
-    assert "€100.00 + $99.00" in rendered.html
+    # Oldest invoice first, and each currency keeps its own total.
+    assert "$99.00 + €100.00" in rendered.text
+    assert "$99.00 + €100.00" in rendered.html
 
 
 def test_without_pay_links_the_email_points_to_the_invoice_details(renderer):
@@ -134,8 +138,18 @@ def test_without_pay_links_the_email_points_to_the_invoice_details(renderer):
         ("overdue_3", ["gentle nudge", "holding it up"]),
         ("overdue_10", ["10 days overdue", "agree a date", "smaller payments"]),
         ("overdue_21", ["21 days past its due date", "A late fee of 2% per month", "payment plan"]),
-        ("overdue_31", ["31 days overdue", "Someone from our team will contact you", "the date by which you will pay"]),
-        ("final_notice", ["final notice", "collection agency", "about 30 days from today", "payment plan"]),
+        (
+            "overdue_31",
+            [
+                "31 days overdue",
+                "Someone from our team will contact you",
+                "the date by which you will pay",
+            ],
+        ),
+        (
+            "final_notice",
+            ["final notice", "collection agency", "about 30 days from today", "payment plan"],
+        ),
     ],
 )
 def test_each_step_says_what_that_step_is_for(renderer, step, phrases):
@@ -154,7 +168,12 @@ def test_final_notice_names_the_escalation_date_when_known(renderer):
 
 
 def test_friendly_steps_show_no_late_fee_and_firm_steps_show_it_only_when_set(renderer):
-    assert "late fee" not in renderer.render("overdue_21", "en", make_context("overdue_21", late_fee_note=None)).text
+    assert (
+        "late fee"
+        not in renderer.render(
+            "overdue_21", "en", make_context("overdue_21", late_fee_note=None)
+        ).text
+    )
 
 
 def test_subject_is_one_line_even_if_names_contain_line_breaks(renderer):
@@ -263,9 +282,9 @@ def test_check_source_on_a_layout_renders_the_steps_that_use_it(renderer):
         renderer.check_source("en/_layout.txt", broken_layout, sample_context())
     with pytest.raises(TemplateError, match="invoice_count"):
         # A layout that drops the body block still renders, but a step's own error surfaces.
-        TemplateRenderer(TEMPLATE_DIR, {"en/overdue_3.txt": "{{ invoice_count }}"}.get).check_source(
-            "en/_layout.txt", "{% block body %}{% endblock %}", sample_context()
-        )
+        TemplateRenderer(
+            TEMPLATE_DIR, {"en/overdue_3.txt": "{{ invoice_count }}"}.get
+        ).check_source("en/_layout.txt", "{% block body %}{% endblock %}", sample_context())
 
 
 def test_check_source_refuses_an_empty_subject_and_a_bad_name(renderer):
@@ -276,7 +295,9 @@ def test_check_source_refuses_an_empty_subject_and_a_bad_name(renderer):
 
 
 def test_html_part_escapes_values_but_text_part_does_not():
-    renderer = TemplateRenderer(TEMPLATE_DIR, {"en/overdue_3.subject.txt": "{{ customer.name }}"}.get)
+    renderer = TemplateRenderer(
+        TEMPLATE_DIR, {"en/overdue_3.subject.txt": "{{ customer.name }}"}.get
+    )
     context = make_context("overdue_3", customer_name="<script>alert(1)</script> & Co")
     rendered = renderer.render("overdue_3", "en", context)
     assert rendered.subject == "<script>alert(1)</script> & Co"

@@ -1,21 +1,31 @@
 """schedule(): the simulated list of every future step, as the API shows it."""
 
+from zoneinfo import ZoneInfo
+
+import pytest
+
 from app.planning.planner import plan, schedule
 
 from .support import (
     BERLIN,
+    NEW_YORK,
     STANDARD,
+    SYDNEY,
+    at,
     berlin,
     calendar_for,
     open_invoice,
 )
 
 
-def test_schedule_from_five_days_before_due_lists_all_eight_steps() -> None:
-    upcoming = schedule(open_invoice(), STANDARD, set(), calendar_for(), berlin(2026, 6, 6, 10))
+@pytest.mark.parametrize("zone", [BERLIN, NEW_YORK, SYDNEY])
+def test_schedule_from_five_days_before_due_lists_all_eight_steps(zone: ZoneInfo) -> None:
+    # No public holiday falls on these days in Germany, the US or Australia.
+    calendar = calendar_for(zone, country={BERLIN: "DE", NEW_YORK: "US", SYDNEY: "AU"}[zone])
+    upcoming = schedule(open_invoice(), STANDARD, set(), calendar, at(zone, 2026, 6, 6, 10))
 
     local = [
-        (a.step.key, a.send_at.astimezone(BERLIN).date(), a.send_at.astimezone(BERLIN).time())
+        (a.step.key, a.send_at.astimezone(zone).date(), a.send_at.astimezone(zone).time())
         for a in upcoming
     ]
     assert [(key, day.isoformat(), clock.isoformat()) for key, day, clock in local] == [
