@@ -10,6 +10,7 @@ import sys
 
 from app.db import get_engine, migrate, session_scope
 from app.organisations.service import create_api_key, create_organisation, get_organisation_by_slug
+from app.runtime import Runtime
 from app.settings import get_settings
 
 
@@ -87,8 +88,7 @@ def _keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime():  # type: ignore[no-untyped-def]
-    from app.runtime import Runtime
+def _runtime() -> Runtime:
 
     return Runtime(settings=get_settings(), engine=get_engine())
 
@@ -99,7 +99,8 @@ def _tick(_: argparse.Namespace) -> int:
     for outcome in report.outcomes:
         line = f"{outcome.result:<11} {outcome.invoice:<20} {outcome.step or '-':<14}"
         print(line + (f" {outcome.detail}" if outcome.detail else ""))
-    print(f"{len(report.sent)} sent, {len(report.outcomes)} actions at {report.started_at:%Y-%m-%d %H:%M} UTC")
+    when = f"{report.started_at:%Y-%m-%d %H:%M} UTC"
+    print(f"{len(report.sent)} sent, {len(report.outcomes)} actions at {when}")
     return 0
 
 

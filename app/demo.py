@@ -41,8 +41,11 @@ def add_demo_data(host: str, port: int) -> None:
             now=now,
         )
         today = now.date()
-        for number, days, amount in (("INV-1001", 3, "480.00"), ("INV-0987", -4, "1250.00"),
-                                     ("INV-0950", -12, "96.40")):
+        for number, days, amount in (
+            ("INV-1001", 3, "480.00"),
+            ("INV-0987", -4, "1250.00"),
+            ("INV-0950", -12, "96.40"),
+        ):
             upsert_invoice(
                 session,
                 organisation_id=organisation.id,
@@ -61,5 +64,7 @@ def add_demo_data(host: str, port: int) -> None:
             )
     print("Demo: added customer 'demo-customer' with three invoices.")
     print(f"Demo: API key: {key}")
-    print(f"Demo: try  curl -H 'Authorization: Bearer {key}' "
-          f"http://{host}:{port}/api/v1/invoices/inv-0987/schedule")
+    print(
+        f"Demo: try  curl -H 'Authorization: Bearer {key}' "
+        f"http://{host}:{port}/api/v1/invoices/inv-0987/schedule"
+    )

@@ -20,7 +20,7 @@ def exponent(currency: str) -> int:
 def to_minor(amount: str | Decimal | int, currency: str) -> int:
     """'1234.5' EUR -> 123450. Refuses floats, NaN and more decimals than the currency has."""
     if isinstance(amount, float) or isinstance(amount, bool):
-        raise ValueError("must be a decimal string such as \"120.50\", not a number")
+        raise ValueError('must be a decimal string such as "120.50", not a number')
     try:
         value = Decimal(str(amount).strip())
     except InvalidOperation:

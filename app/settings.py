@@ -71,9 +71,7 @@ def load_settings() -> Settings:
     config_path = Path(os.environ.get("POLITELY_CONFIG", DEFAULT_CONFIG))
     file_values = read_config_file(config_path).get("settings", {})
     env_keys = {
-        key.removeprefix("POLITELY_").lower()
-        for key in os.environ
-        if key.startswith("POLITELY_")
+        key.removeprefix("POLITELY_").lower() for key in os.environ if key.startswith("POLITELY_")
     }
     init = {key: value for key, value in file_values.items() if key not in env_keys}
     return Settings(config=config_path, **init)

@@ -44,6 +44,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
         report.longrepr = f"skipped in CI, which must run everything: {report.longrepr}"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_only: runs against PostgreSQL only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A postgres_only test is not collected for SQLite at all (rather than skipped)."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url") if callspec else None
+        marked = item.get_closest_marker("postgres_only") is not None
+        (drop if marked and backend == "sqlite" else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 # --- databases ---------------------------------------------------------------------------
 
 
@@ -201,13 +218,19 @@ class Api:
         return {"Authorization": f"Bearer {self.key}", **(extra or {})}
 
     def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+        return self.client.get(
+            "/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw
+        )
 
     def put(self, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.client.put("/api/v1" + path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+        return self.client.put(
+            "/api/v1" + path, json=json, headers=self._headers(kw.pop("headers", None)), **kw
+        )
 
     def post(self, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.client.post("/api/v1" + path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+        return self.client.post(
+            "/api/v1" + path, json=json, headers=self._headers(kw.pop("headers", None)), **kw
+        )
 
     def set_clock(self, at: datetime) -> None:
         response = self.put("/test-clock", {"now": at.isoformat()})

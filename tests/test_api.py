@@ -46,8 +46,15 @@ def test_schedule_lists_every_future_step_in_local_time(api: Api) -> None:
     schedule = api.get("/invoices/inv-1001/schedule").json()
     assert schedule["timezone"] == "Europe/London"
     assert [s["step"] for s in schedule["steps"]] == [
-        "upcoming", "due_today", "overdue_3", "overdue_10", "overdue_21", "overdue_31",
-        "final_notice", "escalate"]
+        "upcoming",
+        "due_today",
+        "overdue_3",
+        "overdue_10",
+        "overdue_21",
+        "overdue_31",
+        "final_notice",
+        "escalate",
+    ]
     assert schedule["steps"][2]["local_send_at"] == "2026-11-30T09:00:00+00:00"
 
 
@@ -83,8 +90,9 @@ def test_validation_errors_name_the_field_and_store_nothing(api: Api) -> None:
     assert unknown_customer.status_code == 422
     assert unknown_customer.json()["detail"][0]["loc"] == ["body", "customer"]
     assert api.get("/invoices/inv-bad").status_code == 404
-    bad_customer = api.put("/customers/c2", {**CUSTOMER, "email": "not-an-address",
-                                             "timezone": "Mars/Olympus"})
+    bad_customer = api.put(
+        "/customers/c2", {**CUSTOMER, "email": "not-an-address", "timezone": "Mars/Olympus"}
+    )
     assert bad_customer.status_code == 422
     assert {e["loc"][-1] for e in bad_customer.json()["detail"]} == {"email", "timezone"}
     assert api.get("/customers/c2").status_code == 404
@@ -92,10 +100,17 @@ def test_validation_errors_name_the_field_and_store_nothing(api: Api) -> None:
 
 def test_unknown_ids_are_404(api: Api) -> None:
     _setup(api)
-    for path in ("/invoices/nope", "/invoices/nope/schedule", "/invoices/nope/timeline",
-                 "/customers/nope"):
+    for path in (
+        "/invoices/nope",
+        "/invoices/nope/schedule",
+        "/invoices/nope/timeline",
+        "/customers/nope",
+    ):
         assert api.get(path).status_code == 404
-    assert api.post("/invoices/nope/payments", {"external_id": "p", "amount": "1.00"}).status_code == 404
+    assert (
+        api.post("/invoices/nope/payments", {"external_id": "p", "amount": "1.00"}).status_code
+        == 404
+    )
 
 
 def test_requests_without_a_valid_key_are_refused(api: Api) -> None:
@@ -111,8 +126,12 @@ def test_another_organisations_objects_are_404(api: Api, db: Engine) -> None:
     assert other.get("/invoices/inv-1001").status_code == 404
     assert other.get("/customers/bakery").status_code == 404
     assert other.get("/invoices/inv-1001/timeline").status_code == 404
-    assert other.post("/invoices/inv-1001/payments",
-                      {"external_id": "p1", "amount": "1250.00"}).status_code == 404
+    assert (
+        other.post(
+            "/invoices/inv-1001/payments", {"external_id": "p1", "amount": "1250.00"}
+        ).status_code
+        == 404
+    )
     assert other.post("/invoices/inv-1001/pause", {}).status_code == 404
     # The same external ids are free for the other organisation to use.
     assert other.put("/customers/bakery", CUSTOMER).status_code == 201
@@ -129,10 +148,14 @@ def test_payments_are_idempotent(api: Api) -> None:
     assert again.json()["invoice"]["amount_due"] == "1000.00"
     clash = api.post("/invoices/inv-1001/payments", {"external_id": "p1", "amount": "9.00"})
     assert clash.status_code == 409
-    assert api.post("/invoices/inv-1001/payments",
-                    {"external_id": "p2", "amount": 5.0}).status_code == 422
-    assert api.post("/invoices/inv-1001/payments",
-                    {"external_id": "p3", "amount": "0"}).status_code == 422
+    assert (
+        api.post("/invoices/inv-1001/payments", {"external_id": "p2", "amount": 5.0}).status_code
+        == 422
+    )
+    assert (
+        api.post("/invoices/inv-1001/payments", {"external_id": "p3", "amount": "0"}).status_code
+        == 422
+    )
     events = [e["kind"] for e in api.get("/invoices/inv-1001/timeline").json()]
     assert events.count("payment.received") == 1
 
@@ -143,8 +166,10 @@ def test_pause_and_resume(api: Api) -> None:
     paused = api.post("/invoices/inv-1001/pause", {"until": "2026-12-10", "reason": "on holiday"})
     assert paused.status_code == 200, paused.text
     assert paused.json()["reminders"]["state"] == "paused"
-    assert paused.json()["reminders"]["next"] == {"step": "overdue_10",
-                                                  "send_at": "2026-12-10T09:00:00Z"}
+    assert paused.json()["reminders"]["next"] == {
+        "step": "overdue_10",
+        "send_at": "2026-12-10T09:00:00Z",
+    }
     resumed = api.post("/invoices/inv-1001/resume")
     assert resumed.json()["reminders"]["state"] == "active"
     assert resumed.json()["reminders"]["next"]["step"] == "upcoming"

@@ -76,8 +76,10 @@ def test_every_recipient_refused_leaves_a_human_to_find_another_way(
     inbox.reply_code = None
     assert [o["result"] for o in api.run_scheduler()["outcomes"]] == ["unreachable"]
     assert inbox.mails == []
-    assert api.get("/invoices/inv-1001").json()["reminders"] == {"state": "unreachable",
-                                                                 "next": None}
+    assert api.get("/invoices/inv-1001").json()["reminders"] == {
+        "state": "unreachable",
+        "next": None,
+    }
     assert [kind for kind, _ in _worklist(db)] == ["bounced", "bounced", "unreachable"]
 
 
@@ -104,10 +106,19 @@ def test_a_send_left_half_done_by_a_crash_is_in_doubt(api: Api, inbox: Inbox, db
 
         invoice = session.exec(select(Invoice)).one()
         assert invoice.id is not None
-        session.add(SendLog(organisation_id=invoice.organisation_id, invoice_id=invoice.id,
-                            customer_id=invoice.customer_id, step="due_today", tone="friendly",
-                            status="sending", message_id="<crashed@northwind.test>",
-                            at=THURSDAY_11, logged_at=datetime.now(UTC) - timedelta(hours=1)))
+        session.add(
+            SendLog(
+                organisation_id=invoice.organisation_id,
+                invoice_id=invoice.id,
+                customer_id=invoice.customer_id,
+                step="due_today",
+                tone="friendly",
+                status="sending",
+                message_id="<crashed@northwind.test>",
+                at=THURSDAY_11,
+                logged_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
     assert api.run_scheduler()["outcomes"] == []
     assert inbox.mails == []
     with session_scope(db) as session:
@@ -119,19 +130,24 @@ def test_several_invoices_due_together_make_one_email(api: Api, inbox: Inbox) ->
     api.set_clock(THURSDAY_11)
     api.put("/customers/bakery", CUSTOMER)
     api.put("/invoices/inv-1001", invoice_body(number="INV-1001", due_on="2026-11-26"))
-    api.put("/invoices/inv-0990", invoice_body(number="INV-0990", due_on="2026-11-05",
-                                               amount_total="80.00"))
+    api.put(
+        "/invoices/inv-0990",
+        invoice_body(number="INV-0990", due_on="2026-11-05", amount_total="80.00"),
+    )
     report = api.run_scheduler()
     assert sorted((o["invoice"], o["step"], o["result"]) for o in report["outcomes"]) == [
-        ("inv-0990", "overdue_21", "sent"), ("inv-1001", "due_today", "sent")]
+        ("inv-0990", "overdue_21", "sent"),
+        ("inv-1001", "due_today", "sent"),
+    ]
     assert len(inbox.mails) == 1
     text = inbox.mails[0].message.get_body(("plain",)).get_content()
     assert "INV-1001" in text and "INV-0990" in text
     assert "£1,330.00" in text  # the total of both
     ids = {o["message_id"] for o in report["outcomes"]}
     assert ids == {inbox.mails[0].message["Message-ID"]}
-    sent = [e for e in api.get("/invoices/inv-0990/timeline").json()
-            if e["kind"] == "reminder.sent"]
+    sent = [
+        e for e in api.get("/invoices/inv-0990/timeline").json() if e["kind"] == "reminder.sent"
+    ]
     assert sent[0]["data"]["tone"] == "firm"
 
 
@@ -145,7 +161,8 @@ def test_at_most_one_email_per_customer_per_day(api: Api, inbox: Inbox) -> None:
     api.set_clock(datetime(2026, 11, 27, 9, 30, tzinfo=LONDON))
     report = api.run_scheduler()
     assert [(o["invoice"], o["step"], o["result"]) for o in report["outcomes"]] == [
-        ("inv-1002", "due_today", "sent")]
+        ("inv-1002", "due_today", "sent")
+    ]
     assert len(inbox.mails) == 2
 
 

@@ -9,8 +9,15 @@ from zoneinfo import ZoneInfo
 from tests.conftest import CUSTOMER, Api, Inbox, invoice_body
 
 LONDON = ZoneInfo("Europe/London")
-LADDER = ["upcoming", "due_today", "overdue_3", "overdue_10", "overdue_21", "overdue_31",
-          "final_notice"]
+LADDER = [
+    "upcoming",
+    "due_today",
+    "overdue_3",
+    "overdue_10",
+    "overdue_21",
+    "overdue_31",
+    "final_notice",
+]
 
 
 def _run_days(api: Api, start: date, days: int, at: time = time(10, 0)) -> list[dict]:
@@ -23,8 +30,11 @@ def _run_days(api: Api, start: date, days: int, at: time = time(10, 0)) -> list[
 
 def _step_of(api: Api, message_id: str) -> str:
     events = api.get("/invoices/inv-1001/timeline").json()
-    return next(e["data"]["step"] for e in events
-                if e["kind"] == "reminder.sent" and e["data"]["message_id"] == message_id)
+    return next(
+        e["data"]["step"]
+        for e in events
+        if e["kind"] == "reminder.sent" and e["data"]["message_id"] == message_id
+    )
 
 
 def test_whole_ladder_reaches_the_customer_on_the_right_days(api: Api, inbox: Inbox) -> None:
@@ -46,11 +56,20 @@ def test_whole_ladder_reaches_the_customer_on_the_right_days(api: Api, inbox: In
         assert local.isoweekday() <= 5, local
         sent_days.append(local.date())
     # Each step on its day, or the next working day in England (weekends, Christmas, New Year).
-    assert sent_days == [date(2026, 11, 23), date(2026, 11, 26), date(2026, 11, 30),
-                         date(2026, 12, 7), date(2026, 12, 17), date(2026, 12, 29),
-                         date(2027, 1, 25)]
-    tones = [e["data"]["tone"] for e in api.get("/invoices/inv-1001/timeline").json()
-             if e["kind"] == "reminder.sent"]
+    assert sent_days == [
+        date(2026, 11, 23),
+        date(2026, 11, 26),
+        date(2026, 11, 30),
+        date(2026, 12, 7),
+        date(2026, 12, 17),
+        date(2026, 12, 29),
+        date(2027, 1, 25),
+    ]
+    tones = [
+        e["data"]["tone"]
+        for e in api.get("/invoices/inv-1001/timeline").json()
+        if e["kind"] == "reminder.sent"
+    ]
     assert tones == ["friendly", "friendly", "gentle", "gentle", "firm", "firm", "final"]
     invoice = api.get("/invoices/inv-1001").json()
     assert invoice["reminders"] == {"state": "escalated", "next": None}
@@ -100,9 +119,10 @@ def test_payment_between_steps_stops_everything(api: Api, inbox: Inbox) -> None:
     api.put("/invoices/inv-1001", invoice_body(due_on="2026-11-26"))
     _run_days(api, today, 5)
     assert len(inbox.mails) == 2
-    paid = api.post("/invoices/inv-1001/payments",
-                    {"external_id": "pay-1", "amount": "1250.00",
-                     "paid_at": "2026-11-27T15:00:00+00:00"})
+    paid = api.post(
+        "/invoices/inv-1001/payments",
+        {"external_id": "pay-1", "amount": "1250.00", "paid_at": "2026-11-27T15:00:00+00:00"},
+    )
     assert paid.status_code == 201, paid.text
     assert paid.json()["invoice"]["status"] == "paid"
     _run_days(api, today + timedelta(days=5), 95)
@@ -118,8 +138,9 @@ def test_partial_payment_changes_the_amount_in_the_next_email(api: Api, inbox: I
     api.put("/invoices/inv-1001", invoice_body(due_on="2026-11-26"))
     _run_days(api, today, 4)
     assert len(inbox.mails) == 2
-    response = api.post("/invoices/inv-1001/payments",
-                        {"external_id": "pay-1", "amount": "1000.00"})
+    response = api.post(
+        "/invoices/inv-1001/payments", {"external_id": "pay-1", "amount": "1000.00"}
+    )
     assert response.json()["invoice"]["amount_due"] == "250.00"
     _run_days(api, today + timedelta(days=4), 4)
     assert len(inbox.mails) == 3

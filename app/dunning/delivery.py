@@ -17,8 +17,7 @@ from app.dunning.plans import InvoicePlan, refresh_next_action
 from app.invoices.locking import lock_invoices
 from app.invoices.models import Invoice
 from app.mail.transport import OutcomeUnknown, PermanentFailure, SendResult, TemporaryFailure
-from app.organisations.models import Organisation
-from app.timeline.service import record_event
+from app.timeline.service import record_event, record_invoice_event
 from app.worklist.service import add_item
 
 if TYPE_CHECKING:
@@ -42,13 +41,14 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> list[Outcome]:
-    from app.dunning.service import Outcome
 
     by_invoice = {outcome.invoice: outcome for outcome in logged.outcomes}
     with session_scope(context.engine) as session:
         rows = repository.rows_for_message(session, logged.message_id)
-        invoices = {invoice.id: invoice for invoice in
-                    lock_invoices(session, [row.invoice_id for row in rows])}
+        invoices = {
+            invoice.id: invoice
+            for invoice in lock_invoices(session, [row.invoice_id for row in rows])
+        }
         kept: list[tuple[SendLog, Invoice]] = []
         for row in rows:
             invoice = invoices[row.invoice_id]
@@ -75,13 +75,20 @@ async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> li
         sent: SendResult | None = None
         try:
             message = build_reminder(
-                settings=context.settings, renderer=context.renderer, organisation=organisation,
-                customer=customer, policy=plan.policy, calendar=plan.calendar,
+                settings=context.settings,
+                renderer=context.renderer,
+                organisation=organisation,
+                customer=customer,
+                policy=plan.policy,
+                calendar=plan.calendar,
                 items=[(invoice, plan.policy.step(row.step)) for row, invoice in kept],
-                contacts=contacts, message_id=logged.message_id,
+                contacts=contacts,
+                message_id=logged.message_id,
                 references=repository.earlier_message_ids(
-                    session, invoice_ids=[row.invoice_id for row, _ in kept],
-                    current=logged.message_id),
+                    session,
+                    invoice_ids=[row.invoice_id for row, _ in kept],
+                    current=logged.message_id,
+                ),
                 now=now,
             )
             sent = await context.transport.send(message)
@@ -96,9 +103,18 @@ async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> li
             log.exception("reminder %s could not be built or sent", logged.message_id)
             result, detail = "retry", f"{type(error).__name__}: {error}"
         for row, invoice in kept:
-            _record(session, row, invoice, plan, result=result, detail=detail, sent=sent,
-                    subject=str(message["Subject"]) if result == "sent" else None, now=now,
-                    others=[i.number for _, i in kept if i.id != invoice.id])
+            _record(
+                session,
+                row,
+                invoice,
+                plan,
+                result=result,
+                detail=detail,
+                sent=sent,
+                subject=str(message["Subject"]) if result == "sent" else None,
+                now=now,
+                others=[i.number for _, i in kept if i.id != invoice.id],
+            )
             by_invoice[invoice.external_id].result = result
             by_invoice[invoice.external_id].detail = detail
         if sent is not None and sent.refused:
@@ -106,11 +122,19 @@ async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> li
     return list(by_invoice.values())
 
 
-def _record(session: Session, row: SendLog, invoice: Invoice, plan: InvoicePlan, *, result: str,
-            detail: str | None, sent: SendResult | None, subject: str | None, now: datetime,
-            others: list[str]) -> None:
-    common = {"organisation_id": invoice.organisation_id, "invoice_id": invoice.id,
-              "customer_id": invoice.customer_id, "at": now, "actor": "scheduler"}
+def _record(
+    session: Session,
+    row: SendLog,
+    invoice: Invoice,
+    plan: InvoicePlan,
+    *,
+    result: str,
+    detail: str | None,
+    sent: SendResult | None,
+    subject: str | None,
+    now: datetime,
+    others: list[str],
+) -> None:
     row.status = result
     row.last_error = detail[:2000] if detail else None
     if sent is not None:
@@ -118,23 +142,57 @@ def _record(session: Session, row: SendLog, invoice: Invoice, plan: InvoicePlan,
     session.add(row)
     session.flush()
     if result == "sent":
-        record_event(session, kind="reminder.sent", data={  # type: ignore[arg-type]
-            "step": row.step, "tone": row.tone, "message_id": row.message_id,
-            "recipients": row.recipients, "subject": subject, "consolidated_with": others,
-        }, **common)
+        record_invoice_event(
+            session,
+            invoice,
+            "reminder.sent",
+            at=now,
+            actor="scheduler",
+            data={
+                "step": row.step,
+                "tone": row.tone,
+                "message_id": row.message_id,
+                "recipients": row.recipients,
+                "subject": subject,
+                "consolidated_with": others,
+            },
+        )
         if plan.policy.step(row.step).call_task:
-            add_item(session, organisation_id=invoice.organisation_id, kind="call",
-                     reason=f"Call {plan.customer.name} about invoice {invoice.number}.",
-                     at=now, invoice_id=invoice.id, customer_id=invoice.customer_id)
+            customer_name = plan.customer.name if plan.customer else "the customer"
+            add_item(
+                session,
+                organisation_id=invoice.organisation_id,
+                kind="call",
+                reason=f"Call {customer_name} about invoice {invoice.number}.",
+                at=now,
+                invoice_id=invoice.id,
+                customer_id=invoice.customer_id,
+            )
     else:
-        record_event(session, kind="reminder.failed", data={  # type: ignore[arg-type]
-            "step": row.step, "message_id": row.message_id, "result": result, "error": detail,
-        }, **common)
+        record_invoice_event(
+            session,
+            invoice,
+            "reminder.failed",
+            at=now,
+            actor="scheduler",
+            data={
+                "step": row.step,
+                "message_id": row.message_id,
+                "result": result,
+                "error": detail,
+            },
+        )
     if result == "in_doubt":
-        add_item(session, organisation_id=invoice.organisation_id, kind="in_doubt",
-                 reason=f"Reminder {row.step} for invoice {invoice.number} may not have arrived; "
-                 f"check the mail server's log before sending it again. ({detail})",
-                 at=now, invoice_id=invoice.id, customer_id=invoice.customer_id)
+        add_item(
+            session,
+            organisation_id=invoice.organisation_id,
+            kind="in_doubt",
+            reason=f"Reminder {row.step} for invoice {invoice.number} may not have arrived; "
+            f"check the mail server's log before sending it again. ({detail})",
+            at=now,
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+        )
     if result == "retry":
         invoice.next_action_at = now + retry_delay(row.attempts)
         invoice.next_step = row.step
@@ -143,8 +201,13 @@ def _record(session: Session, row: SendLog, invoice: Invoice, plan: InvoicePlan,
         refresh_next_action(session, invoice, now)
 
 
-def _mark_bounced(session: Session, customer: Customer, contacts: list[Contact],
-                  refused: dict[str, tuple[int, str]], now: datetime) -> None:
+def _mark_bounced(
+    session: Session,
+    customer: Customer,
+    contacts: list[Contact],
+    refused: dict[str, tuple[int, str]],
+    now: datetime,
+) -> None:
     refused_lower = {address.lower(): reply for address, reply in refused.items()}
     for contact in contacts:
         reply = refused_lower.get(contact.email.lower())
@@ -153,13 +216,22 @@ def _mark_bounced(session: Session, customer: Customer, contacts: list[Contact],
         contact.bounced_at = now
         contact.bounce_reason = f"{reply[0]} {reply[1]}"[:1000]
         session.add(contact)
-        record_event(session, organisation_id=customer.organisation_id, customer_id=customer.id,
-                     kind="contact.bounced", at=now, actor="scheduler",
-                     data={"email": contact.email, "code": reply[0], "reason": reply[1]})
-        add_item(session, organisation_id=customer.organisation_id, kind="bounced",
-                 reason=f"{contact.email} refused our reminder ({reply[0]} {reply[1]}); "
-                 "find a working address for this customer.",
-                 at=now, customer_id=customer.id)
+        record_event(
+            session,
+            organisation_id=customer.organisation_id,
+            customer_id=customer.id,
+            kind="contact.bounced",
+            at=now,
+            actor="scheduler",
+            data={"email": contact.email, "code": reply[0], "reason": reply[1]},
+        )
+        add_item(
+            session,
+            organisation_id=customer.organisation_id,
+            kind="bounced",
+            reason=f"{contact.email} refused our reminder ({reply[0]} {reply[1]}); "
+            "find a working address for this customer.",
+            at=now,
+            customer_id=customer.id,
+        )
     session.flush()
-
-

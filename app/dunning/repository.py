@@ -14,7 +14,7 @@ from app.invoices.models import Invoice
 
 
 def due_customer_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Customers with at least one invoice due, oldest first; served by ix_invoice_next_action_at."""
+    """Customers with an invoice due, oldest first; served by the next_action_at index."""
     oldest = func.min(Invoice.next_action_at)
     statement = (
         select(Invoice.customer_id, oldest)

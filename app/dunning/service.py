@@ -20,17 +20,17 @@ from app.customers.models import Customer
 from app.db import session_scope
 from app.dunning import repository
 from app.dunning.delivery import deliver
+from app.dunning.messages import sender_for
 from app.dunning.models import SendLog
 from app.dunning.plans import InvoicePlan, refresh_next_action
 from app.invoices.models import Invoice
 from app.mail.compose import make_message_id
 from app.mail.render import TemplateRenderer
 from app.mail.transport import MailTransport
-from app.dunning.messages import sender_for
 from app.organisations.models import Organisation
 from app.planning.planner import NextAction
 from app.settings import Settings
-from app.timeline.service import record_event
+from app.timeline.service import record_invoice_event
 from app.worklist.service import add_item
 
 log = logging.getLogger("politely.dunning")
@@ -43,7 +43,9 @@ class Outcome:
     invoice: str
     customer: str
     step: str | None
-    result: str  # sent, escalated, deferred, retry, bounced, in_doubt, cancelled, unreachable, error
+    result: (
+        str  # sent, escalated, deferred, retry, bounced, in_doubt, cancelled, unreachable, error
+    )
     message_id: str | None = None
     detail: str | None = None
     organisation_id: int = 0
@@ -91,8 +93,13 @@ async def run_dunning_pass(context: PassContext, *, limit: int = 1000) -> PassRe
             except Exception as error:  # one failing customer never stops the others
                 log.exception("dunning failed for customer %s", customer_id)
                 report.outcomes.append(
-                    Outcome(invoice="", customer=str(customer_id), step=None, result="error",
-                            detail=repr(error))
+                    Outcome(
+                        invoice="",
+                        customer=str(customer_id),
+                        step=None,
+                        result="error",
+                        detail=repr(error),
+                    )
                 )
     return report
 
@@ -105,10 +112,16 @@ def _mark_stale_sends_in_doubt(context: PassContext, now: datetime) -> None:
             row.status = "in_doubt"
             row.last_error = "the sender stopped before it knew whether the server took the email"
             session.add(row)
-            add_item(session, organisation_id=row.organisation_id, kind="in_doubt",
-                     reason=f"Reminder {row.step} may or may not have reached the customer; "
-                     "check the mail server's log before sending it again.",
-                     at=now, invoice_id=row.invoice_id, customer_id=row.customer_id)
+            add_item(
+                session,
+                organisation_id=row.organisation_id,
+                kind="in_doubt",
+                reason=f"Reminder {row.step} may or may not have reached the customer; "
+                "check the mail server's log before sending it again.",
+                at=now,
+                invoice_id=row.invoice_id,
+                customer_id=row.customer_id,
+            )
             invoice = session.get(Invoice, row.invoice_id)
             if invoice is not None:
                 refresh_next_action(session, invoice, now)
@@ -161,16 +174,27 @@ def _log_due_sends(
     today = plan.calendar.local_date(now)
     contacts = repository.deliverable_contacts(session, customer_id)
     if not contacts:
-        return outcomes + [_unreachable(session, invoice, customer, now) for invoice, _, _ in emails]
+        return outcomes + [
+            _unreachable(session, invoice, customer, now) for invoice, _, _ in emails
+        ]
     midnight = datetime.combine(today, time(0), tzinfo=plan.timezone)
     if repository.emailed_since(session, customer_id=customer_id, since=midnight):
         # At most one reminder email per customer per local day.
-        next_day = plan.calendar.window_opens(plan.calendar.next_sending_day(today + timedelta(days=1)))
+        next_day = plan.calendar.window_opens(
+            plan.calendar.next_sending_day(today + timedelta(days=1))
+        )
         for invoice, action, _ in emails:
             invoice.next_action_at, invoice.next_step = next_day, action.step.key
             session.add(invoice)
-            outcomes.append(Outcome(invoice.external_id, customer.external_id, action.step.key,
-                                    "deferred", detail="customer already emailed today"))
+            outcomes.append(
+                Outcome(
+                    invoice.external_id,
+                    customer.external_id,
+                    action.step.key,
+                    "deferred",
+                    detail="customer already emailed today",
+                )
+            )
         return outcomes
     organisation = session.get(Organisation, customer.organisation_id)
     assert organisation is not None
@@ -181,9 +205,16 @@ def _log_due_sends(
         row = repository.send_log_row(session, invoice_id=invoice.id, step=action.step.key)
         if row is not None and row.status not in ("retry", "superseded"):
             continue  # another worker logged this step a moment ago
-        row = row or SendLog(organisation_id=invoice.organisation_id, invoice_id=invoice.id,
-                             customer_id=customer_id, step=action.step.key, tone=action.step.tone,
-                             status="sending", logged_at=datetime.now(UTC), at=now)
+        row = row or SendLog(
+            organisation_id=invoice.organisation_id,
+            invoice_id=invoice.id,
+            customer_id=customer_id,
+            step=action.step.key,
+            tone=action.step.tone,
+            status="sending",
+            logged_at=datetime.now(UTC),
+            at=now,
+        )
         row.status, row.message_id, row.at = "sending", message_id, now
         row.logged_at, row.attempts = datetime.now(UTC), row.attempts + 1
         session.add(row)
@@ -191,29 +222,57 @@ def _log_due_sends(
         # Nobody else picks the invoice up while this send is under way.
         invoice.next_action_at, invoice.next_step = lease_until, action.step.key
         session.add(invoice)
-        outcomes.append(Outcome(invoice.external_id, customer.external_id, action.step.key,
-                                "sending", message_id=message_id))
+        outcomes.append(
+            Outcome(
+                invoice.external_id,
+                customer.external_id,
+                action.step.key,
+                "sending",
+                message_id=message_id,
+            )
+        )
     if not any(outcome.result == "sending" for outcome in outcomes):
         return outcomes
     session.flush()
     return LoggedSend(customer_id=customer_id, message_id=message_id, outcomes=outcomes)
 
 
-def _escalate(session: Session, invoice: Invoice, customer: Customer, action: NextAction,
-              now: datetime) -> Outcome:
+def _escalate(
+    session: Session, invoice: Invoice, customer: Customer, action: NextAction, now: datetime
+) -> Outcome:
     assert invoice.id is not None
-    session.add(SendLog(organisation_id=invoice.organisation_id, invoice_id=invoice.id,
-                        customer_id=invoice.customer_id, step=action.step.key, tone="none",
-                        status="done", logged_at=datetime.now(UTC), at=now))
+    session.add(
+        SendLog(
+            organisation_id=invoice.organisation_id,
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            step=action.step.key,
+            tone="none",
+            status="done",
+            logged_at=datetime.now(UTC),
+            at=now,
+        )
+    )
     invoice.reminder_state, invoice.escalated_at = "escalated", now
     invoice.next_action_at = invoice.next_step = None
     session.add(invoice)
-    record_event(session, organisation_id=invoice.organisation_id, invoice_id=invoice.id,
-                 customer_id=invoice.customer_id, kind="invoice.escalated", at=now,
-                 actor="scheduler", data={"step": action.step.key})
-    add_item(session, organisation_id=invoice.organisation_id, kind="escalated",
-             reason=f"Invoice {invoice.number} reached the end of the reminder ladder unpaid.",
-             at=now, invoice_id=invoice.id, customer_id=invoice.customer_id)
+    record_invoice_event(
+        session,
+        invoice,
+        "invoice.escalated",
+        at=now,
+        actor="scheduler",
+        data={"step": action.step.key},
+    )
+    add_item(
+        session,
+        organisation_id=invoice.organisation_id,
+        kind="escalated",
+        reason=f"Invoice {invoice.number} reached the end of the reminder ladder unpaid.",
+        at=now,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+    )
     return Outcome(invoice.external_id, customer.external_id, action.step.key, "escalated")
 
 
@@ -222,7 +281,13 @@ def _unreachable(session: Session, invoice: Invoice, customer: Customer, now: da
     invoice.reminder_state = "unreachable"
     invoice.next_action_at = invoice.next_step = None
     session.add(invoice)
-    add_item(session, organisation_id=invoice.organisation_id, kind="unreachable",
-             reason=f"No deliverable email address for {customer.name}; reach them another way.",
-             at=now, invoice_id=invoice.id, customer_id=invoice.customer_id)
+    add_item(
+        session,
+        organisation_id=invoice.organisation_id,
+        kind="unreachable",
+        reason=f"No deliverable email address for {customer.name}; reach them another way.",
+        at=now,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+    )
     return Outcome(invoice.external_id, customer.external_id, None, "unreachable")

@@ -35,7 +35,9 @@ ExternalId = Path(min_length=1, max_length=200)
 
 
 @router.post("/batch", response_model=BatchOut)
-def batch_upsert(data: BatchIn, session: SessionDep, organisation: CurrentOrg, now: Now) -> BatchOut:
+def batch_upsert(
+    data: BatchIn, session: SessionDep, organisation: CurrentOrg, now: Now
+) -> BatchOut:
     """Upsert up to 1,000 invoices; each row succeeds or is rejected on its own."""
     results: list[BatchRowResult] = []
     for index, raw in enumerate(data.invoices):
@@ -51,21 +53,34 @@ def batch_upsert(data: BatchIn, session: SessionDep, organisation: CurrentOrg, n
                 now=now,
                 actor="api",
             )
-            results.append(BatchRowResult(index=index, external_id=item.external_id,
-                                          result="created" if created else "updated"))
+            results.append(
+                BatchRowResult(
+                    index=index,
+                    external_id=item.external_id,
+                    result="created" if created else "updated",
+                )
+            )
         except ValidationError as error:
             errors: list[dict[str, Any]] = [
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()
             ]
-            results.append(BatchRowResult(index=index, external_id=_text(external_id),
-                                          result="rejected", errors=errors))
+            results.append(
+                BatchRowResult(
+                    index=index, external_id=_text(external_id), result="rejected", errors=errors
+                )
+            )
         except AppError as error:
-            results.append(BatchRowResult(index=index, external_id=_text(external_id),
-                                          result="rejected",
-                                          errors=[{"loc": [error.field] if error.field else [],
-                                                   "msg": error.message}]))
-    counts = {kind: sum(r.result == kind for r in results)
-              for kind in ("created", "updated", "rejected")}
+            results.append(
+                BatchRowResult(
+                    index=index,
+                    external_id=_text(external_id),
+                    result="rejected",
+                    errors=[{"loc": [error.field] if error.field else [], "msg": error.message}],
+                )
+            )
+    counts = {
+        kind: sum(r.result == kind for r in results) for kind in ("created", "updated", "rejected")
+    }
     return BatchOut(results=results, **counts)
 
 
@@ -84,8 +99,12 @@ def put_invoice(
 ) -> InvoiceOut:
     """Create or update an invoice; reminders are (re)planned at once."""
     invoice, created = upsert_invoice(
-        session, organisation_id=org_id(organisation), external_id=external_id, data=data,
-        now=now, actor="api",
+        session,
+        organisation_id=org_id(organisation),
+        external_id=external_id,
+        data=data,
+        now=now,
+        actor="api",
     )
     response.status_code = 201 if created else 200
     return invoice_out(session, invoice)
@@ -120,12 +139,16 @@ def read_timeline(
 
 @router.post("/{external_id}/pause", response_model=InvoiceOut)
 def pause(
-    data: PauseIn, session: SessionDep, organisation: CurrentOrg, now: Now,
+    data: PauseIn,
+    session: SessionDep,
+    organisation: CurrentOrg,
+    now: Now,
     external_id: str = ExternalId,
 ) -> InvoiceOut:
     invoice = get_invoice(session, organisation_id=org_id(organisation), external_id=external_id)
-    return invoice_out(session, pause_invoice(session, invoice=invoice, data=data, now=now,
-                                              actor="api"))
+    return invoice_out(
+        session, pause_invoice(session, invoice=invoice, data=data, now=now, actor="api")
+    )
 
 
 @router.post("/{external_id}/resume", response_model=InvoiceOut)

@@ -119,7 +119,6 @@ class PauseIn(BaseModel):
         default=None, max_length=1000
     )
 
-
     @field_validator("until", mode="before")
     @classmethod
     def _plain_date(cls, value: Any) -> Any:

@@ -24,7 +24,7 @@ from app.invoices.schemas import (
     ScheduleOut,
 )
 from app.payments.models import Payment
-from app.timeline.service import record_event
+from app.timeline.service import record_invoice_event
 
 
 def get_invoice(session: Session, *, organisation_id: int, external_id: str) -> Invoice:
@@ -138,12 +138,10 @@ def _record_status_change(
         kind, data = _STATUS_EVENTS[invoice.status], {"previous_status": previous}
     else:
         return
-    record_event(
+    record_invoice_event(
         session,
-        organisation_id=invoice.organisation_id,
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        kind=kind,
+        invoice,
+        kind,
         at=now,
         actor=actor,
         data=data,
@@ -173,12 +171,10 @@ def pause_invoice(
     invoice.pause_reason = data.reason
     invoice.updated_at = now
     refresh_next_action(session, invoice, now)
-    record_event(
+    record_invoice_event(
         session,
-        organisation_id=invoice.organisation_id,
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        kind="invoice.paused",
+        invoice,
+        "invoice.paused",
         at=now,
         actor=actor,
         data={"until": until.isoformat() if until else None, "reason": data.reason},
@@ -195,12 +191,10 @@ def resume_invoice(session: Session, *, invoice: Invoice, now: datetime, actor: 
     invoice.pause_reason = None
     invoice.updated_at = now
     refresh_next_action(session, invoice, now)
-    record_event(
+    record_invoice_event(
         session,
-        organisation_id=invoice.organisation_id,
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        kind="invoice.resumed",
+        invoice,
+        "invoice.resumed",
         at=now,
         actor=actor,
     )

@@ -52,7 +52,9 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, *, organisation: Organisation, name: str) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session, *, organisation: Organisation, name: str
+) -> tuple[ApiKey, str]:
     """Returns the row and the full key; the full key is shown once and never stored."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     assert organisation.id is not None

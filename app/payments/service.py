@@ -13,7 +13,7 @@ from app.invoices.locking import lock_invoice
 from app.invoices.models import Invoice
 from app.payments.models import Payment
 from app.payments.schemas import PaymentIn
-from app.timeline.service import record_event
+from app.timeline.service import record_invoice_event
 
 
 def record_payment(
@@ -56,28 +56,23 @@ def record_payment(
     session.add(payment)
     invoice.amount_due_minor = max(invoice.amount_due_minor - amount_minor, 0)
     invoice.updated_at = now
-    common = {
-        "organisation_id": invoice.organisation_id,
-        "invoice_id": invoice.id,
-        "customer_id": invoice.customer_id,
-        "at": now,
-        "actor": actor,
-    }
-    record_event(
+    record_invoice_event(
         session,
-        kind="payment.received",
+        invoice,
+        "payment.received",
+        at=now,
+        actor=actor,
         data={
             "payment": data.external_id,
             "amount": money.to_decimal_string(amount_minor, invoice.currency),
             "currency": invoice.currency,
             "amount_due": money.to_decimal_string(invoice.amount_due_minor, invoice.currency),
         },
-        **common,  # type: ignore[arg-type]
     )
     if invoice.amount_due_minor == 0 and invoice.status == "open":
         invoice.status = "paid"
         invoice.paid_at = payment.paid_at
-        record_event(session, kind="invoice.paid", data={}, **common)  # type: ignore[arg-type]
+        record_invoice_event(session, invoice, "invoice.paid", at=now, actor=actor)
     session.add(invoice)
     session.flush()
     refresh_next_action(session, invoice, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -43,3 +43,30 @@ def invoice_timeline(session: Session, *, organisation_id: int, invoice_id: int)
         .order_by(col(Event.at), col(Event.id))
     )
     return list(session.exec(statement).all())
+
+
+class _InvoiceLike(Protocol):
+    id: int | None
+    organisation_id: int
+    customer_id: int
+
+
+def record_invoice_event(
+    session: Session,
+    invoice: _InvoiceLike,
+    kind: str,
+    *,
+    at: datetime,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    return record_event(
+        session,
+        organisation_id=invoice.organisation_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        kind=kind,
+        at=at,
+        actor=actor,
+        data=data,
+    )

@@ -88,7 +88,10 @@ class ScriptedServer:
     """A minimal SMTP server in the test's event loop, for failures aiosmtpd cannot stage.
 
     after_data: "accept" | "drop" (close without a reply) | "hang" (never reply)
-    | "accept_then_close" (reply 250, then hang up as an idle-timeout server would).
+    | "accept_then_close" (reply 250, then hang up as an idle-timeout server would)
+    | "drop_on_data_command" (hang up when DATA arrives, before any content)
+    | "stale_after_message" (after a message, hang up on the next command: a connection
+      that died while idle without the client noticing).
     """
 
     def __init__(self, after_data: str = "accept") -> None:
@@ -112,14 +115,19 @@ class ScriptedServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        delivered_here = False
         writer.write(b"220 localhost scripted ESMTP\r\n")
         try:
             while line := await reader.readline():
                 verb = line[:4].upper()
+                if delivered_here and self.after_data == "stale_after_message":
+                    break
                 if verb == b"EHLO":
                     writer.write(b"250-localhost\r\n250 8BITMIME\r\n")
                 elif verb == b"QUIT":
                     writer.write(b"221 bye\r\n")
+                    break
+                elif verb == b"DATA" and self.after_data == "drop_on_data_command":
                     break
                 elif verb == b"DATA":
                     writer.write(b"354 go ahead\r\n")
@@ -134,6 +142,7 @@ class ScriptedServer:
                         await self._release.wait()
                         break
                     writer.write(b"250 queued\r\n")
+                    delivered_here = True
                     if self.after_data == "accept_then_close":
                         await writer.drain()
                         break
