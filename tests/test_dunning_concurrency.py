@@ -30,8 +30,10 @@ def _customers_with_due_invoices(api: Api, count: int) -> None:
     api.set_clock(NOW)
     for index in range(count):
         api.put(f"/customers/c{index}", {**CUSTOMER, "email": f"ap{index}@customer.test", "cc": []})
-        api.put(f"/invoices/i{index}", invoice_body(customer=f"c{index}", number=f"INV-{index}",
-                                                    due_on="2026-11-26"))
+        api.put(
+            f"/invoices/i{index}",
+            invoice_body(customer=f"c{index}", number=f"INV-{index}", due_on="2026-11-26"),
+        )
 
 
 @pytest.mark.postgres_only  # several sending processes are a PostgreSQL deployment
@@ -55,7 +57,8 @@ def test_two_workers_on_postgres_never_send_twice(
     sent = [invoice for batch in results for invoice in batch]
     assert sorted(sent) == sorted(f"i{index}" for index in range(30))
     assert sorted(m.recipients[0] for m in inbox.mails) == sorted(
-        f"ap{index}@customer.test" for index in range(30))
+        f"ap{index}@customer.test" for index in range(30)
+    )
 
 
 def test_a_payment_landing_after_the_send_was_logged_cancels_it(
@@ -65,8 +68,7 @@ def test_a_payment_landing_after_the_send_was_logged_cancels_it(
     runtime = Runtime(settings=settings, engine=db)
     context = runtime.pass_context()
     with session_scope(db) as session:
-        invoice = session.get(Invoice, get_invoice(session, organisation_id=1,
-                                                   external_id="i0").id)
+        invoice = session.get(Invoice, get_invoice(session, organisation_id=1, external_id="i0").id)
         assert invoice is not None
         logged = _log_due_sends(session, context, invoice.customer_id, NOW)
     assert isinstance(logged, LoggedSend)
@@ -106,9 +108,13 @@ def test_a_payment_during_a_send_waits_until_the_email_is_out(
         assert entered.wait(10)
         with session_scope(db) as session:
             invoice = get_invoice(session, organisation_id=1, external_id="i0")
-            record_payment(session, invoice=invoice,
-                           data=PaymentIn(external_id="p1", amount="1250.00"), now=NOW,
-                           actor="test")
+            record_payment(
+                session,
+                invoice=invoice,
+                data=PaymentIn(external_id="p1", amount="1250.00"),
+                now=NOW,
+                actor="test",
+            )
         committed_at = time.monotonic()
         sender.join(30)
     finally:

@@ -194,3 +194,20 @@ def test_an_opted_out_or_missing_address_is_never_silently_dropped(
     assert [o["result"] for o in api.run_scheduler()["outcomes"]] == ["unreachable"]
     assert inbox.mails == []
     assert [kind for kind, _ in _worklist(db)] == ["unreachable"]
+
+
+def test_a_policy_step_without_its_own_template_uses_its_tone(api: Api, inbox: Inbox) -> None:
+    api.set_clock(THURSDAY_11)
+    api.put("/customers/bakery", {**CUSTOMER, "policy": "repeat_late"})
+    api.put("/invoices/inv-1001", invoice_body(due_on="2026-11-19"))  # 7 days late
+    schedule = api.get("/invoices/inv-1001/schedule").json()["steps"]
+    assert schedule[0]["step"] == "overdue_7" and schedule[0]["tone"] == "firm"
+    report = api.run_scheduler()
+    assert [(o["step"], o["result"]) for o in report["outcomes"]] == [("overdue_7", "sent")]
+    firm_subject = inbox.mails[0].message["Subject"]
+    api.put("/customers/other", {**CUSTOMER, "email": "ap@other.test", "cc": []})
+    api.put(
+        "/invoices/inv-2", invoice_body(customer="other", number="INV-2", due_on="2026-11-05")
+    )  # overdue_21, firm
+    api.run_scheduler()
+    assert firm_subject.replace("INV-1001", "INV-2") == inbox.mails[1].message["Subject"]

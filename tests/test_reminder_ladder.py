@@ -75,6 +75,8 @@ def test_whole_ladder_reaches_the_customer_on_the_right_days(api: Api, inbox: In
     assert invoice["reminders"] == {"state": "escalated", "next": None}
     kinds = [e["kind"] for e in api.get("/invoices/inv-1001/timeline").json()]
     assert kinds[-1] == "invoice.escalated"
+    final = inbox.mails[-1].message.get_body(("plain",)).get_content()
+    assert "24 February 2027" in final  # when the account goes to collections (+90, Wed)
     for mail in inbox.mails:
         assert mail.recipients == ["accounts@harbour-bakery.test", "owner@harbour-bakery.test"]
         assert "£1,250.00" in mail.message.get_body(("plain",)).get_content()

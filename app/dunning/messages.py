@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 
 from app.customers.models import Contact, Customer
@@ -14,15 +14,27 @@ from app.mail.context import InvoiceLine, ReminderFacts, build_reminder_context
 from app.mail.render import TemplateRenderer
 from app.organisations.models import Organisation
 from app.planning.calendar import SendingCalendar
-from app.planning.policy import Policy, Step
+from app.planning.policy import EMAIL_TONES, Policy, Step
 from app.settings import Settings
 
-TONE_RANK = {"friendly": 0, "gentle": 1, "firm": 2, "final": 3}
+# A policy step without templates of its own is written with the shipped step of its tone.
+TONE_TEMPLATES = {
+    "friendly": "due_today",
+    "gentle": "overdue_10",
+    "firm": "overdue_21",
+    "final": "final_notice",
+}
 
 
 def firmest(steps: list[Step]) -> Step:
     """A consolidated email speaks in the firmest tone among its invoices."""
-    return max(steps, key=lambda step: (TONE_RANK.get(step.tone, 0), step.offset_days))
+    return max(steps, key=lambda step: (EMAIL_TONES.index(step.tone), step.offset_days))
+
+
+def template_for(renderer: TemplateRenderer, step: Step, locale: str) -> str:
+    if renderer.has_step(step.key, locale):
+        return step.key
+    return TONE_TEMPLATES[step.tone]
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,14 @@ class LinkMaker:
         return f"{local}+{token}@{domain}"
 
 
+def escalation_day(policy: Policy, calendar: SendingCalendar, invoice: Invoice) -> date | None:
+    """The local day the policy hands the invoice to a human, so a final notice can say so."""
+    step = next((s for s in policy.steps if s.action == "escalate"), None)
+    if step is None:
+        return None
+    return calendar.next_sending_day(invoice.due_on + timedelta(days=step.offset_days))
+
+
 def build_reminder(
     *,
     settings: Settings,
@@ -117,8 +137,10 @@ def build_reminder(
         unsubscribe_link=unsubscribe,
         late_fee_note=policy.late_fee_note or None,
         brand_colour=organisation.brand_colour,
+        escalation_on=escalation_day(policy, calendar, primary),
     )
-    rendered = renderer.render(step.key, locale, build_reminder_context(facts))
+    template = template_for(renderer, step, locale)
+    rendered = renderer.render(template, locale, build_reminder_context(facts))
     sender = sender_for(organisation, settings)
     main = [c.email for c in contacts if c.role == "to"] or [contacts[0].email]
     copies = [c.email for c in contacts if c.email not in main]

@@ -203,6 +203,12 @@ class TemplateRenderer:
         html = self._render_one(self._env, f"{base}.html", context).strip() + "\n"
         return RenderedEmail(subject=subject, text=text, html=html)
 
+    def has_step(self, step_key: str, locale: str) -> bool:
+        """Whether a template exists for this step (a policy may name steps with none)."""
+        if not _STEP_KEY.fullmatch(step_key):
+            return False
+        return _exists(self._env, f"{normalise_locale(locale)}/{step_key}.subject.txt")
+
     def check_source(self, name: str, source: str, context: Mapping[str, Any]) -> None:
         """Compile and render `source` as template `name` (e.g. "en/overdue_3.html")."""
         match = _TEMPLATE_NAME.fullmatch(name)

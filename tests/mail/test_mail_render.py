@@ -97,18 +97,28 @@ def test_german_locale_formats_money_and_dates_in_german_with_english_wording(re
     assert "checking in" in rendered.text.lower()
 
 
+MONEY = {
+    "en": {"first": "€1,234.50", "second": "€200.00", "total": "€1,434.50"},
+    "de_DE": {"first": "1.234,50\xa0€", "second": "200,00\xa0€", "total": "1.434,50\xa0€"},
+}
+
+
 @pytest.mark.parametrize("step", STEPS)
-def test_consolidated_email_lists_every_invoice_and_the_total(renderer, step):
-    rendered = renderer.render(step, "en", make_context(step, consolidated=True))
+@pytest.mark.parametrize("locale", ["en", "de_DE"])
+def test_consolidated_email_lists_every_invoice_and_the_total(renderer, step, locale):
+    context = make_context(step, locale=locale, consolidated=True)
+    rendered = renderer.render(step, locale, context)
     assert_clean(rendered)
     assert rendered.subject.startswith("Your invoices from Northwind Joinery Ltd")
+    money = MONEY[locale]
     for part in (rendered.text, rendered.html):
-        for number, amount, link in [
-            ("INV-1001", "€1,234.50", "https://pay.example/1001"),
-            ("INV-1002", "€200.00", "https://pay.example/1002"),
+        for item, amount, link in [
+            (context["invoices"][0], money["first"], "https://pay.example/1001"),
+            (context["invoices"][1], money["second"], "https://pay.example/1002"),
         ]:
-            assert number in part and amount in part and link in part
-        assert "€1,434.50" in part
+            assert item["number"] in part and item["due_on"] in part
+            assert amount in part and link in part
+        assert money["total"] in part
 
 
 def test_consolidated_mixed_currencies_show_a_total_per_currency(renderer):
