@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from app import __version__
+from app.api.docs import mount_docs
 from app.api.router import api_router, test_clock_router
 from app.db import get_engine
 from app.dunning.policies import policies_from
@@ -41,7 +42,10 @@ def create_app(
         version=__version__,
         description="Invoice reminders that collect the money and keep the customer.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs without a CDN
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.runtime = runtime
     app.include_router(api_router)
     if settings.test_clock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,7 +133,13 @@ def test_serve_answers_on_the_network(tmp_path: Path) -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs")
+        assert docs.status_code == 200
+        # Every asset of the docs page comes from Politely itself, never a CDN.
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert assets and all(asset.startswith("/") for asset in assets), assets
+        for asset in assets:
+            assert httpx.get(f"http://127.0.0.1:{port}{asset}").status_code == 200
         spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
         assert "/api/v1/invoices/{external_id}/schedule" in spec["paths"]
     finally:
