@@ -211,3 +211,28 @@ def test_a_policy_step_without_its_own_template_uses_its_tone(api: Api, inbox: I
     )  # overdue_21, firm
     api.run_scheduler()
     assert firm_subject.replace("INV-1001", "INV-2") == inbox.mails[1].message["Subject"]
+
+
+def test_replies_come_back_to_a_tagged_inbound_address(db: Engine, settings, inbox: Inbox) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.links import reply_token
+    from app.main import create_app
+    from tests.conftest import api_key_for
+
+    tagged = settings.model_copy(update={"inbound_domain": "in.northwind.test"})
+    with TestClient(create_app(tagged, engine=db)) as client:
+        api = Api(client=client, key=api_key_for(db, "default"), slug="default")
+        _due_today(api)
+        api.run_scheduler()
+    reply_to = inbox.mails[0].message["Reply-To"].addresses[0].addr_spec
+    local, _, domain = reply_to.partition("@")
+    assert domain == "in.northwind.test"
+    organisation_id, customer_id, invoice_id, _ = local.removeprefix("reply+").split("-")
+    expected = reply_token(
+        settings.secret_key,
+        organisation_id=int(organisation_id),
+        customer_id=int(customer_id),
+        invoice_id=int(invoice_id),
+    )
+    assert local == f"reply+{expected}"
