@@ -13,7 +13,9 @@ COPY templates ./templates
 RUN pip install . && mkdir -p var && chown politely:politely var
 
 USER politely
-ENV POLITELY_CONFIG=/srv/politely/config/politely.toml \
+# Production refuses to start without POLITELY_SECRET_KEY (links would be forgeable).
+ENV POLITELY_ENV=production \
+    POLITELY_CONFIG=/srv/politely/config/politely.toml \
     POLITELY_TEMPLATES_DIR=/srv/politely/templates/emails
 VOLUME ["/srv/politely/var"]
 EXPOSE 8000

@@ -68,6 +68,8 @@ def sign_link(
 
 def verify_link(secret: str, token: str, *, purpose: str) -> LinkClaims:
     body, _, signature = token.partition(".")
+    if not token.isascii():
+        raise InvalidLink("malformed token")
     expected = _b64(hmac.new(_key(secret, "link"), body.encode(), hashlib.sha256).digest())
     if not signature or not hmac.compare_digest(signature, expected):
         raise InvalidLink("signature does not match")

@@ -281,7 +281,7 @@ def invoice_body(**overrides: Any) -> dict[str, Any]:
         "number": "INV-1001",
         "currency": "GBP",
         "amount_total": "1250.00",
-        "issued_on": "2026-11-01",
+        "issued_on": "2026-09-01",
         "due_on": "2026-12-01",
         "payment_url": "https://pay.example.test/inv-1001",
     }

@@ -82,10 +82,20 @@ def test_validation_errors_name_the_field_and_store_nothing(api: Api) -> None:
         ({"number": "INV\r\nBcc: x@evil.test"}, "number"),
         ({"amount_due": "2000.00"}, "amount_due"),
     ]
+    cases += [
+        ({"amount_due": "-1.00"}, "amount_due"),
+        ({"amount_total": "0.00"}, "amount_total"),
+        ({"amount_total": "12345678901234.00"}, "amount_total"),  # beyond 13 digits
+        ({"due_on": "0001-01-02"}, "due_on"),
+        ({"due_on": "2026-08-01"}, "due_on"),  # before issued_on
+        ({"number": "INV\x00-1"}, "number"),
+        ({"currency": "XXX"}, "currency"),
+        ({"payment_url": "https://"}, "payment_url"),
+    ]
     for change, field in cases:
         response = api.put("/invoices/inv-bad", invoice_body(**change))
         assert response.status_code == 422, (change, response.text)
-        assert field in response.text, (field, response.text)
+        assert [e["loc"][-1] for e in response.json()["detail"]] == [field], response.text
     unknown_customer = api.put("/invoices/inv-bad", invoice_body(customer="nobody"))
     assert unknown_customer.status_code == 422
     assert unknown_customer.json()["detail"][0]["loc"] == ["body", "customer"]
@@ -201,3 +211,86 @@ def test_batch_reports_each_row(api: Api) -> None:
     assert api.get("/invoices/a2").status_code == 404
     again = api.post("/invoices/batch", {"invoices": rows[:1]}).json()
     assert again["updated"] == 1
+
+
+def test_large_amounts_fit(api: Api) -> None:
+    _setup(api)
+    big = api.put("/invoices/big", invoice_body(amount_total="9999999999999.99"))
+    assert big.status_code == 201, big.text
+    assert big.json()["amount_due"] == "9999999999999.99"
+    paid = api.post("/invoices/big/payments", {"external_id": "p", "amount": "9999999999999.00"})
+    assert paid.status_code == 201 and paid.json()["invoice"]["amount_due"] == "0.99"
+
+
+def test_an_unknown_policy_or_a_far_pause_is_refused(api: Api) -> None:
+    _setup(api)
+    unknown = api.put("/customers/bakery", {**CUSTOMER, "policy": "gentle-ish"})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"][-1] == "policy"
+    api.put("/invoices/inv-1001", invoice_body())
+    far = api.post("/invoices/inv-1001/pause", {"until": "9999-12-31T23:59:59Z"})
+    assert far.status_code == 422 and far.json()["detail"][0]["loc"][-1] == "until"
+
+
+def test_a_resent_invoice_never_undoes_a_recorded_payment(api: Api) -> None:
+    _setup(api)
+    body = invoice_body(amount_due="1250.00")
+    api.put("/invoices/inv-1001", body)
+    api.post("/invoices/inv-1001/payments", {"external_id": "p1", "amount": "1250.00"})
+    again = api.put("/invoices/inv-1001", body)
+    assert again.json()["status"] == "paid" and again.json()["amount_due"] == "0.00"
+    assert again.json()["reminders"] == {"state": "paid", "next": None}
+    # A larger total (a corrected invoice) does reopen it for the difference.
+    more = api.put("/invoices/inv-1001", invoice_body(amount_total="1300.00"))
+    assert more.json()["status"] == "open" and more.json()["amount_due"] == "50.00"
+
+
+def test_batch_rows_that_are_not_objects_are_rejected_one_by_one(api: Api) -> None:
+    _setup(api)
+    rows = [{**invoice_body(number="A-1"), "external_id": "a1"}, "not a row", 7]
+    body = api.post("/invoices/batch", {"invoices": rows}).json()
+    assert [r["result"] for r in body["results"]] == ["created", "rejected", "rejected"]
+
+
+def test_scheduler_run_reports_only_the_callers_invoices(api: Api, db: Engine) -> None:
+    api.set_clock(datetime(2026, 11, 26, 11, 0, tzinfo=LONDON))
+    api.put("/customers/bakery", CUSTOMER)
+    api.put("/invoices/mine", invoice_body(due_on="2026-11-26"))
+    other = Api(client=api.client, key=api_key_for(db, "acme"), slug="acme")
+    other.put("/customers/bakery", {**CUSTOMER, "email": "ap@acme-customer.test", "cc": []})
+    other.put("/invoices/theirs", invoice_body(due_on="2026-11-26"))
+    report = other.run_scheduler()
+    assert [o["invoice"] for o in report["outcomes"]] == ["theirs"]
+    assert api.get("/invoices/mine/timeline").json()[-1]["kind"] == "reminder.sent"
+
+
+def test_policy_follows_the_customers_late_payments_in_their_time_zone(api: Api) -> None:
+    los_angeles = {**CUSTOMER, "timezone": "America/Los_Angeles", "country": "US"}
+    api.set_clock(datetime(2026, 11, 2, 9, 0, tzinfo=LONDON))
+    api.put("/customers/bakery", los_angeles)
+    for number in ("p1", "p2"):
+        api.put(f"/invoices/{number}", invoice_body(number=number, due_on="2026-11-02"))
+        # 17:00 on the due day in Los Angeles is already the next day in UTC: still on time.
+        api.post(
+            f"/invoices/{number}/payments",
+            {
+                "external_id": f"pay-{number}",
+                "amount": "1250.00",
+                "paid_at": "2026-11-02T17:00:00-08:00",
+            },
+        )
+    api.put("/invoices/next", invoice_body(number="next", due_on="2026-12-01"))
+    steps = [s["step"] for s in api.get("/invoices/next/schedule").json()["steps"]]
+    assert "overdue_21" in steps  # standard ladder
+    for number in ("p3", "p4"):
+        api.put(f"/invoices/{number}", invoice_body(number=number, due_on="2026-11-02"))
+        api.post(
+            f"/invoices/{number}/payments",
+            {
+                "external_id": f"pay-{number}",
+                "amount": "1250.00",
+                "paid_at": "2026-11-03T17:00:00-08:00",
+            },
+        )
+    steps = [s["step"] for s in api.get("/invoices/next/schedule").json()["steps"]]
+    assert "overdue_7" in steps  # two late payments: the repeat_late ladder

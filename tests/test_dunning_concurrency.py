@@ -26,14 +26,18 @@ LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 26, 11, 0, tzinfo=LONDON)
 
 
-def _customers_with_due_invoices(api: Api, count: int) -> None:
+def _customers_with_due_invoices(api: Api, count: int, per_customer: int = 1) -> None:
     api.set_clock(NOW)
     for index in range(count):
         api.put(f"/customers/c{index}", {**CUSTOMER, "email": f"ap{index}@customer.test", "cc": []})
-        api.put(
-            f"/invoices/i{index}",
-            invoice_body(customer=f"c{index}", number=f"INV-{index}", due_on="2026-11-26"),
-        )
+        for extra in range(per_customer):
+            suffix = f"-{extra}" if extra else ""
+            api.put(
+                f"/invoices/i{index}{suffix}",
+                invoice_body(
+                    customer=f"c{index}", number=f"INV-{index}{suffix}", due_on="2026-11-26"
+                ),
+            )
 
 
 @pytest.mark.postgres_only  # several sending processes are a PostgreSQL deployment
@@ -41,7 +45,7 @@ def test_two_workers_on_postgres_never_send_twice(
     api: Api, inbox: Inbox, db: Engine, settings: Settings
 ) -> None:
     assert db.dialect.name == "postgresql"
-    _customers_with_due_invoices(api, 30)
+    _customers_with_due_invoices(api, 30, per_customer=2)
     results: list[list[str]] = []
 
     def worker() -> None:
@@ -55,7 +59,8 @@ def test_two_workers_on_postgres_never_send_twice(
     for thread in threads:
         thread.join(60)
     sent = [invoice for batch in results for invoice in batch]
-    assert sorted(sent) == sorted(f"i{index}" for index in range(30))
+    assert sorted(sent) == sorted([f"i{i}" for i in range(30)] + [f"i{i}-1" for i in range(30)])
+    # One email per customer, listing both invoices: no customer written to twice.
     assert sorted(m.recipients[0] for m in inbox.mails) == sorted(
         f"ap{index}@customer.test" for index in range(30)
     )

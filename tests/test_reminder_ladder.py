@@ -73,8 +73,9 @@ def test_whole_ladder_reaches_the_customer_on_the_right_days(api: Api, inbox: In
     assert tones == ["friendly", "friendly", "gentle", "gentle", "firm", "firm", "final"]
     invoice = api.get("/invoices/inv-1001").json()
     assert invoice["reminders"] == {"state": "escalated", "next": None}
-    kinds = [e["kind"] for e in api.get("/invoices/inv-1001/timeline").json()]
-    assert kinds[-1] == "invoice.escalated"
+    last = api.get("/invoices/inv-1001/timeline").json()[-1]
+    assert last["kind"] == "invoice.escalated"
+    assert datetime.fromisoformat(last["at"]).astimezone(LONDON).date() == date(2027, 2, 24)
     final = inbox.mails[-1].message.get_body(("plain",)).get_content()
     assert "24 February 2027" in final  # when the account goes to collections (+90, Wed)
     for mail in inbox.mails:

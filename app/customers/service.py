@@ -8,7 +8,9 @@ from sqlmodel import Session, col, select
 
 from app.customers.models import Contact, Customer
 from app.customers.schemas import ContactOut, CustomerIn, CustomerOut
-from app.errors import NotFound
+from app.dunning.policies import get_policy_set
+from app.errors import NotFound, Unprocessable
+from app.timeline.service import record_invoice_event
 
 
 def get_customer(session: Session, *, organisation_id: int, external_id: str) -> Customer:
@@ -30,6 +32,9 @@ def contacts_of(session: Session, customer: Customer) -> list[Contact]:
 def upsert_customer(
     session: Session, *, organisation_id: int, external_id: str, data: CustomerIn, now: datetime
 ) -> tuple[Customer, bool]:
+    if data.policy is not None and data.policy not in get_policy_set().policies:
+        known = ", ".join(get_policy_set().policies)
+        raise Unprocessable(f"unknown policy {data.policy!r}; known: {known}", field="policy")
     customer = session.exec(
         select(Customer).where(
             Customer.organisation_id == organisation_id, Customer.external_id == external_id
@@ -59,7 +64,19 @@ def upsert_customer(
         from app.dunning.plans import refresh_next_action
         from app.invoices.service import open_invoices_of
 
+        reachable = any(contact.deliverable for contact in contacts_of(session, customer))
         for invoice in open_invoices_of(session, customer):
+            if reachable and invoice.reminder_state == "unreachable":
+                # A working address arrived: the reminders pick up where they stopped.
+                invoice.reminder_state = "active"
+                record_invoice_event(
+                    session,
+                    invoice,
+                    "invoice.resumed",
+                    at=now,
+                    actor="api",
+                    data={"reason": "a deliverable email address was added"},
+                )
             refresh_next_action(session, invoice, now)
     return customer, created
 

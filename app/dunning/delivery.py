@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from app.dunning.models import SendLog
 from app.dunning.plans import InvoicePlan, refresh_next_action
 from app.invoices.locking import lock_invoices
 from app.invoices.models import Invoice
+from app.mail.render import TemplateError
 from app.mail.transport import OutcomeUnknown, PermanentFailure, SendResult, TemporaryFailure
 from app.timeline.service import record_event, record_invoice_event
 from app.worklist.service import add_item
@@ -26,22 +28,31 @@ if TYPE_CHECKING:
 log = logging.getLogger("politely.dunning")
 
 
-def still_wanted(invoice: Invoice, now: datetime) -> bool:
-    """False when a payment, void, pause or dispute landed after the send was logged."""
-    if invoice.status != "open" or invoice.amount_due_minor <= 0:
-        return False
-    if invoice.reminder_state == "active":
-        return invoice.hold_until is None or invoice.hold_until <= now
-    held = invoice.reminder_state in ("paused", "promised")
-    return held and invoice.hold_until is not None and invoice.hold_until <= now
+def still_due(session: Session, invoice: Invoice, step: str, now: datetime) -> bool:
+    """Re-plan under the lock: a payment, void, pause or a moved due date cancels the send."""
+    plan = InvoicePlan(session, invoice)
+    plan.sent.discard(step)
+    action = plan.next_action(now)
+    return action is not None and action.step.key == step and action.send_at <= now
 
 
 def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(5 * 2 ** max(attempts - 1, 0), 360))
 
 
-async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> list[Outcome]:
+# After this many attempts a step is given up and handed to a person (about a day of tries).
+MAX_ATTEMPTS = 8
 
+
+@dataclass
+class Attempt:
+    result: str = "sent"
+    detail: str | None = None
+    sent: SendResult | None = None
+    subject: str | None = None
+
+
+async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> list[Outcome]:
     by_invoice = {outcome.invoice: outcome for outcome in logged.outcomes}
     with session_scope(context.engine) as session:
         rows = repository.rows_for_message(session, logged.message_id)
@@ -49,77 +60,95 @@ async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> li
             invoice.id: invoice
             for invoice in lock_invoices(session, [row.invoice_id for row in rows])
         }
+        contacts = repository.deliverable_contacts(session, logged.customer_id)
         kept: list[tuple[SendLog, Invoice]] = []
         for row in rows:
             invoice = invoices[row.invoice_id]
-            if still_wanted(invoice, now):
+            if contacts and still_due(session, invoice, row.step, now):
                 kept.append((row, invoice))
             else:
                 session.delete(row)
                 session.flush()
                 refresh_next_action(session, invoice, now)
                 by_invoice[invoice.external_id].result = "cancelled"
-        contacts = repository.deliverable_contacts(session, logged.customer_id)
-        if not kept or not contacts:
-            for row, invoice in kept:
-                session.delete(row)
-                session.flush()
-                refresh_next_action(session, invoice, now)
-                by_invoice[invoice.external_id].result = "cancelled"
+        if not kept:
             return list(by_invoice.values())
         plan = InvoicePlan(session, kept[0][1])
-        customer, organisation = plan.customer, plan.organisation
-        assert customer is not None and organisation is not None
-        result = "sent"
-        detail = None
-        sent: SendResult | None = None
-        try:
-            message = build_reminder(
-                settings=context.settings,
-                renderer=context.renderer,
-                organisation=organisation,
-                customer=customer,
-                policy=plan.policy,
-                calendar=plan.calendar,
-                items=[(invoice, plan.policy.step(row.step)) for row, invoice in kept],
-                contacts=contacts,
-                message_id=logged.message_id,
-                references=repository.earlier_message_ids(
-                    session,
-                    invoice_ids=[row.invoice_id for row, _ in kept],
-                    current=logged.message_id,
-                ),
-                now=now,
-            )
-            sent = await context.transport.send(message)
-        except TemporaryFailure as error:
-            result, detail = "retry", str(error)
-        except PermanentFailure as error:
-            result, detail = "bounced", str(error)
-            _mark_bounced(session, customer, contacts, error.refused, now)
-        except OutcomeUnknown as error:
-            result, detail = "in_doubt", str(error)
-        except Exception as error:  # a broken template or address: retried, and logged loudly
-            log.exception("reminder %s could not be built or sent", logged.message_id)
-            result, detail = "retry", f"{type(error).__name__}: {error}"
+        attempt = await _attempt(context, session, logged, plan, kept, contacts, now)
         for row, invoice in kept:
+            if attempt.result in ("retry", "template") and row.attempts >= MAX_ATTEMPTS:
+                attempt.result = "failed"
             _record(
                 session,
                 row,
                 invoice,
                 plan,
-                result=result,
-                detail=detail,
-                sent=sent,
-                subject=str(message["Subject"]) if result == "sent" else None,
+                attempt,
                 now=now,
                 others=[i.number for _, i in kept if i.id != invoice.id],
             )
-            by_invoice[invoice.external_id].result = result
-            by_invoice[invoice.external_id].detail = detail
-        if sent is not None and sent.refused:
-            _mark_bounced(session, customer, contacts, sent.refused, now)
+            by_invoice[invoice.external_id].result = attempt.result
+            by_invoice[invoice.external_id].detail = attempt.detail
+        if attempt.sent is not None and attempt.sent.refused:
+            _mark_bounced(session, plan.customer, contacts, attempt.sent.refused, now)
     return list(by_invoice.values())
+
+
+async def _attempt(
+    context: PassContext,
+    session: Session,
+    logged: LoggedSend,
+    plan: InvoicePlan,
+    kept: list[tuple[SendLog, Invoice]],
+    contacts: list[Contact],
+    now: datetime,
+) -> Attempt:
+    """Build the email and hand it to the transport; say how it went."""
+    try:
+        message = build_reminder(
+            settings=context.settings,
+            renderer=context.renderer,
+            organisation=plan.organisation,
+            customer=plan.customer,
+            policy=plan.policy,
+            calendar=plan.calendar,
+            items=[(invoice, plan.policy.step(row.step)) for row, invoice in kept],
+            contacts=contacts,
+            message_id=logged.message_id,
+            references=repository.earlier_message_ids(
+                session,
+                invoice_ids=[row.invoice_id for row, _ in kept],
+                current=logged.message_id,
+            ),
+            now=now,
+        )
+    except TemplateError as error:
+        # A broken (admin-edited) template: retried, so the fix is picked up.
+        return Attempt("template", f"template: {error}")
+    except ValueError as error:  # the composer refused an address or a header
+        return Attempt("failed", f"could not compose the email: {error}")
+    try:
+        sent = await context.transport.send(message)
+    except TemporaryFailure as error:
+        return Attempt("retry", str(error))
+    except PermanentFailure as error:
+        _mark_bounced(session, plan.customer, contacts, error.refused, now)
+        return Attempt("bounced", str(error))
+    except OutcomeUnknown as error:
+        return Attempt("in_doubt", str(error))
+    except Exception as error:  # anything unforeseen is retried, and logged loudly
+        log.exception("reminder %s could not be sent", logged.message_id)
+        return Attempt("retry", f"{type(error).__name__}: {error}")
+    return Attempt("sent", None, sent, str(message["Subject"]))
+
+
+_NEEDS_A_PERSON = {
+    "in_doubt": "Reminder {step} for invoice {number} may not have arrived; check the mail "
+    "server's log before sending it again. ({detail})",
+    "failed": "Reminder {step} for invoice {number} could not be sent and was given up. ({detail})",
+    "template": "Reminder {step} for invoice {number} cannot be written: its template is "
+    "broken. It will be tried again once the template is fixed. ({detail})",
+}
 
 
 def _record(
@@ -127,21 +156,19 @@ def _record(
     row: SendLog,
     invoice: Invoice,
     plan: InvoicePlan,
+    attempt: Attempt,
     *,
-    result: str,
-    detail: str | None,
-    sent: SendResult | None,
-    subject: str | None,
     now: datetime,
     others: list[str],
 ) -> None:
-    row.status = result
-    row.last_error = detail[:2000] if detail else None
-    if sent is not None:
-        row.recipients = list(sent.accepted)
+    retry = attempt.result in ("retry", "template")
+    row.status = "retry" if retry else attempt.result
+    row.last_error = attempt.detail[:2000] if attempt.detail else None
+    if attempt.sent is not None:
+        row.recipients = list(attempt.sent.accepted)
     session.add(row)
     session.flush()
-    if result == "sent":
+    if attempt.result == "sent":
         record_invoice_event(
             session,
             invoice,
@@ -153,20 +180,17 @@ def _record(
                 "tone": row.tone,
                 "message_id": row.message_id,
                 "recipients": row.recipients,
-                "subject": subject,
+                "subject": attempt.subject,
                 "consolidated_with": others,
             },
         )
         if plan.policy.step(row.step).call_task:
-            customer_name = plan.customer.name if plan.customer else "the customer"
-            add_item(
+            _worklist(
                 session,
-                organisation_id=invoice.organisation_id,
-                kind="call",
-                reason=f"Call {customer_name} about invoice {invoice.number}.",
-                at=now,
-                invoice_id=invoice.id,
-                customer_id=invoice.customer_id,
+                invoice,
+                "call",
+                f"Call {plan.customer.name} about invoice {invoice.number}.",
+                now,
             )
     else:
         record_invoice_event(
@@ -178,27 +202,34 @@ def _record(
             data={
                 "step": row.step,
                 "message_id": row.message_id,
-                "result": result,
-                "error": detail,
+                "result": attempt.result,
+                "error": attempt.detail,
             },
         )
-    if result == "in_doubt":
-        add_item(
-            session,
-            organisation_id=invoice.organisation_id,
-            kind="in_doubt",
-            reason=f"Reminder {row.step} for invoice {invoice.number} may not have arrived; "
-            f"check the mail server's log before sending it again. ({detail})",
-            at=now,
-            invoice_id=invoice.id,
-            customer_id=invoice.customer_id,
+    first_template_failure = attempt.result == "template" and row.attempts == 1
+    if attempt.result in ("in_doubt", "failed") or first_template_failure:
+        reason = _NEEDS_A_PERSON[attempt.result].format(
+            step=row.step, number=invoice.number, detail=attempt.detail
         )
-    if result == "retry":
+        _worklist(session, invoice, attempt.result, reason, now)
+    if retry:
         invoice.next_action_at = now + retry_delay(row.attempts)
         invoice.next_step = row.step
         session.add(invoice)
     else:
         refresh_next_action(session, invoice, now)
+
+
+def _worklist(session: Session, invoice: Invoice, kind: str, reason: str, now: datetime) -> None:
+    add_item(
+        session,
+        organisation_id=invoice.organisation_id,
+        kind=kind,
+        reason=reason,
+        at=now,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+    )
 
 
 def _mark_bounced(

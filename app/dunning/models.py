@@ -11,8 +11,8 @@ from app.db import UTCDateTime
 
 # sending: logged, outcome not yet known. sent/done: finished. retry: nothing left, try again.
 # in_doubt: the server may have it; a human decides. bounced: refused for every recipient.
-# superseded: a retry overtaken by a later step. cancelled: stopped before sending.
-COUNTS_AS_SENT = ("sending", "sent", "done", "in_doubt", "bounced")
+# superseded: a retry overtaken by a later step. failed: given up, a person was told.
+COUNTS_AS_SENT = ("sending", "sent", "done", "in_doubt", "bounced", "failed")
 
 
 class SendLog(SQLModel, table=True):

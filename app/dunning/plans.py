@@ -6,7 +6,6 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.customers.models import Customer
@@ -34,21 +33,23 @@ def calendar_for(customer: Customer, organisation: Organisation, policy: Policy)
     return _calendar(timezone_name(customer, organisation), policy.sending, country)
 
 
-def late_paid_count(session: Session, customer: Customer) -> int:
-    """How many of the customer's invoices were paid after their due date."""
-    statement = select(func.count()).where(
+def late_paid_count(session: Session, customer: Customer, timezone: ZoneInfo) -> int:
+    """How many of the customer's invoices were paid after their due date, by their calendar."""
+    statement = select(col(Invoice.due_on), col(Invoice.paid_at)).where(
         Invoice.customer_id == customer.id,
         Invoice.status == "paid",
         col(Invoice.paid_at).is_not(None),
-        func.date(Invoice.paid_at) > Invoice.due_on,
     )
-    return int(session.exec(statement).one())
+    return sum(
+        1
+        for due_on, paid_at in session.exec(statement).all()
+        if paid_at is not None and paid_at.astimezone(timezone).date() > due_on
+    )
 
 
-def policy_for(session: Session, customer: Customer) -> Policy:
-    return get_policy_set().choose(
-        named=customer.policy, tags=customer.tags, late_invoices=late_paid_count(session, customer)
-    )
+def policy_for(session: Session, customer: Customer, timezone: ZoneInfo) -> Policy:
+    late = late_paid_count(session, customer, timezone)
+    return get_policy_set().choose(named=customer.policy, tags=customer.tags, late_invoices=late)
 
 
 def facts_for(invoice: Invoice) -> InvoiceFacts:
@@ -73,12 +74,14 @@ class InvoicePlan:
 
     def __init__(self, session: Session, invoice: Invoice):
         self.invoice = invoice
-        self.customer = session.get(Customer, invoice.customer_id)
-        self.organisation = session.get(Organisation, invoice.organisation_id)
-        assert self.customer is not None and self.organisation is not None
-        self.policy = policy_for(session, self.customer)
-        self.calendar = calendar_for(self.customer, self.organisation, self.policy)
+        customer = session.get(Customer, invoice.customer_id)
+        organisation = session.get(Organisation, invoice.organisation_id)
+        assert customer is not None and organisation is not None
+        self.customer: Customer = customer
+        self.organisation: Organisation = organisation
         self.timezone = ZoneInfo(timezone_name(self.customer, self.organisation))
+        self.policy = policy_for(session, self.customer, self.timezone)
+        self.calendar = calendar_for(self.customer, self.organisation, self.policy)
         self.sent = sent_steps(session, invoice)
 
     def next_action(self, now: datetime) -> NextAction | None:

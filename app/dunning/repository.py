@@ -27,11 +27,15 @@ def due_customer_ids(session: Session, *, now: datetime, limit: int) -> list[int
 
 
 def claim_customer(session: Session, customer_id: int) -> bool:
-    """On PostgreSQL, hold the customer for this transaction unless another worker has it."""
+    """On PostgreSQL, hold the customer for this transaction unless another worker has it.
+
+    NO KEY UPDATE: inserting an event that references the customer (a payment does) only
+    needs KEY SHARE, so a payment never deadlocks with the pass over this lock."""
     if not is_postgres(session):
         return True  # one sending process on SQLite; its write lock serialises the rest
     row = session.execute(
-        text("SELECT id FROM customer WHERE id = :id FOR UPDATE SKIP LOCKED"), {"id": customer_id}
+        text("SELECT id FROM customer WHERE id = :id FOR NO KEY UPDATE SKIP LOCKED"),
+        {"id": customer_id},
     ).first()
     return row is not None
 

@@ -23,6 +23,7 @@ from app.dunning.delivery import deliver
 from app.dunning.messages import sender_for
 from app.dunning.models import SendLog
 from app.dunning.plans import InvoicePlan, refresh_next_action
+from app.invoices.locking import lock_invoices
 from app.invoices.models import Invoice
 from app.mail.compose import make_message_id
 from app.mail.render import TemplateRenderer
@@ -89,6 +90,8 @@ async def run_dunning_pass(context: PassContext, *, limit: int = 1000) -> PassRe
     async with context.transport:
         for customer_id in customer_ids:
             try:
+                # Read the clock per customer: a long pass must not send after a window closed.
+                now = context.clock.now()
                 report.outcomes.extend(await _remind_customer(context, customer_id, now))
             except Exception as error:  # one failing customer never stops the others
                 log.exception("dunning failed for customer %s", customer_id)
@@ -134,7 +137,9 @@ async def _remind_customer(context: PassContext, customer_id: int, now: datetime
             organisation_id = customer.organisation_id if customer else 0
             logged = _log_due_sends(session, context, customer_id, now)
     except IntegrityError:
-        return []  # another worker logged the same step first; it sends, we do not
+        # Another worker logged the same step first; it sends, we do not.
+        log.info("customer %s: step already logged by another worker", customer_id)
+        return []
     outcomes = logged if isinstance(logged, list) else await deliver(context, logged, now)
     for outcome in outcomes:
         outcome.organisation_id = organisation_id
@@ -159,7 +164,12 @@ def _log_due_sends(
     assert customer is not None
     outcomes: list[Outcome] = []
     emails: list[tuple[Invoice, NextAction, InvoicePlan]] = []
-    for invoice in repository.due_invoices_of(session, customer_id=customer_id, now=now):
+    due = repository.due_invoices_of(session, customer_id=customer_id, now=now)
+    # Locked before planning: a payment committed meanwhile is seen, not overwritten.
+    for invoice in lock_invoices(session, [invoice.id for invoice in due if invoice.id]):
+        if invoice.next_action_at is None or invoice.next_action_at > now:
+            continue  # changed while we waited for the lock
+        end_expired_hold(session, invoice, now)
         plan = InvoicePlan(session, invoice)
         action = plan.next_action(now)
         if action is None or action.send_at > now:
@@ -235,6 +245,24 @@ def _log_due_sends(
         return outcomes
     session.flush()
     return LoggedSend(customer_id=customer_id, message_id=message_id, outcomes=outcomes)
+
+
+def end_expired_hold(session: Session, invoice: Invoice, now: datetime) -> None:
+    """A pause whose end date has passed ends here, on the timeline, before planning."""
+    if invoice.reminder_state != "paused" or invoice.hold_until is None:
+        return
+    if invoice.hold_until > now:
+        return
+    invoice.reminder_state, invoice.hold_until, invoice.pause_reason = "active", None, None
+    session.add(invoice)
+    record_invoice_event(
+        session,
+        invoice,
+        "invoice.resumed",
+        at=now,
+        actor="scheduler",
+        data={"reason": "pause ended"},
+    )
 
 
 def _escalate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -31,8 +31,8 @@ class Invoice(SQLModel, table=True):
     external_id: str = Field(max_length=200)
     number: str = Field(max_length=100)
     currency: str = Field(max_length=3)
-    amount_total_minor: int
-    amount_due_minor: int
+    amount_total_minor: int = Field(sa_type=BigInteger)
+    amount_due_minor: int = Field(sa_type=BigInteger)
     issued_on: date | None = None
     due_on: date
     payment_url: str | None = Field(default=None, max_length=2000)

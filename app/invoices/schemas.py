@@ -5,61 +5,73 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from app import money, validation
 
-DecimalString = Annotated[str, Field(pattern=r"^-?\d{1,15}(\.\d{1,4})?$", examples=["120.50"])]
+# At most 13 integer digits: any currency's minor units then fit in 64 bits.
+DecimalString = Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,4})?$", examples=["120.50"])]
+Text = Annotated[str, AfterValidator(validation.plain_text)]
+Day = Annotated[date, AfterValidator(validation.calendar_date)]
+Instant = Annotated[AwareDatetime, AfterValidator(validation.calendar_instant)]
+
+
+def refuse_json_numbers(value: Any) -> Any:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        raise ValueError('must be a decimal string such as "120.50", not a JSON number')
+    return value
 
 
 class InvoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer: str = Field(min_length=1, max_length=200, description="the customer's external id")
-    number: Annotated[str, AfterValidator(validation.no_line_breaks)] = Field(
-        min_length=1, max_length=100
-    )
+    customer: Text = Field(min_length=1, max_length=200, description="the customer's external id")
+    number: Text = Field(min_length=1, max_length=100)
     currency: Annotated[str, AfterValidator(validation.currency_code)]
     amount_total: DecimalString
     amount_due: DecimalString | None = Field(
-        default=None, description="defaults to amount_total; lowered by recorded payments"
+        default=None,
+        description="defaults to amount_total less recorded payments; never above that",
     )
-    issued_on: date | None = None
-    due_on: date
-    payment_url: str | None = Field(default=None, max_length=2000)
+    issued_on: Day | None = None
+    due_on: Day
+    payment_url: Annotated[str, AfterValidator(validation.http_url)] | None = Field(
+        default=None, max_length=2000
+    )
     status: Literal["open", "void", "written_off"] = "open"
 
-    @field_validator("amount_total", "amount_due", mode="before")
+    _no_numbers = field_validator("amount_total", "amount_due", mode="before")(refuse_json_numbers)
+
+    @field_validator("amount_total", "amount_due")
     @classmethod
-    def _no_floats(cls, value: Any) -> Any:
-        if isinstance(value, float | int) and not isinstance(value, bool):
-            raise ValueError('must be a decimal string such as "120.50", not a JSON number')
+    def _fits_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        currency = info.data.get("currency")
+        if value is None or currency is None:
+            return value
+        minor = money.to_minor(value, currency)
+        if info.field_name == "amount_total" and minor == 0:
+            raise ValueError("must be more than zero")
+        total = info.data.get("amount_total")
+        if info.field_name == "amount_due" and total is not None:
+            if minor > money.to_minor(total, currency):
+                raise ValueError("must not exceed amount_total")
         return value
 
-    @field_validator("payment_url")
+    @field_validator("due_on")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
-        return value or None
-
-    @model_validator(mode="after")
-    def _amounts_fit_currency(self) -> InvoiceIn:
-        for name in ("amount_total", "amount_due"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            try:
-                minor = money.to_minor(value, self.currency)
-            except ValueError as error:
-                raise ValueError(f"{name}: {error}") from None
-            if minor < 0:
-                raise ValueError(f"{name}: must not be negative")
-        if self.amount_due is not None and money.to_minor(
-            self.amount_due, self.currency
-        ) > money.to_minor(self.amount_total, self.currency):
-            raise ValueError("amount_due: must not exceed amount_total")
-        return self
+    def _not_before_issue(cls, value: date, info: ValidationInfo) -> date:
+        issued = info.data.get("issued_on")
+        if issued is not None and value < issued:
+            raise ValueError("must not be before issued_on")
+        return value
 
 
 class NextReminder(BaseModel):
@@ -112,20 +124,32 @@ class PauseIn(BaseModel):
 
     until: datetime | date | None = Field(
         default=None,
-        description="a date (paused until that day starts for the customer) or an instant; "
-        "omit to pause until resumed",
+        description="a date such as 2026-12-10 (paused until that day starts for the customer) "
+        "or an instant with its offset; omit to pause until resumed",
     )
-    reason: Annotated[str, AfterValidator(validation.no_line_breaks)] | None = Field(
-        default=None, max_length=1000
-    )
+    reason: Text | None = Field(default=None, max_length=1000)
 
-    @field_validator("until", mode="before")
+    @field_validator("until", mode="plain")
     @classmethod
-    def _plain_date(cls, value: Any) -> Any:
-        # "2026-12-10" is a day, not midnight UTC.
-        if isinstance(value, str) and len(value) == 10:
-            return date.fromisoformat(value)
-        return value
+    def _day_or_instant(cls, value: Any) -> datetime | date | None:
+        # Parsed by hand so an error names `until`, not a member of a union.
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be a date (2026-12-10) or an instant (2026-12-10T09:00:00Z)")
+        try:
+            parsed: datetime | date = (
+                date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+            )
+        except ValueError:
+            raise ValueError(
+                "must be a date (2026-12-10) or an instant (2026-12-10T09:00:00Z)"
+            ) from None
+        if isinstance(parsed, datetime):
+            if parsed.tzinfo is None:
+                raise ValueError("give a time zone offset, e.g. 2026-12-01T09:00:00Z")
+            return validation.calendar_instant(parsed)
+        return validation.calendar_date(parsed)
 
 
 class BatchItem(InvoiceIn):
@@ -133,7 +157,8 @@ class BatchItem(InvoiceIn):
 
 
 class BatchIn(BaseModel):
-    invoices: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    # Rows are validated one by one, so one bad row never rejects the others.
+    invoices: list[Any] = Field(min_length=1, max_length=1000)
 
 
 class BatchRowResult(BaseModel):

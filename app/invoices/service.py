@@ -97,10 +97,11 @@ def upsert_invoice(
             )
     previous_status = None if created else invoice.status
     total = money.to_minor(data.amount_total, data.currency)
+    # Payments recorded here always count, even when the invoicing system has not seen them.
+    outstanding = max(total - _paid_so_far(session, invoice), 0)
+    due = outstanding
     if data.amount_due is not None:
-        due = money.to_minor(data.amount_due, data.currency)
-    else:
-        due = max(total - _paid_so_far(session, invoice), 0)
+        due = min(money.to_minor(data.amount_due, data.currency), outstanding)
     invoice.customer_id = customer.id or 0
     invoice.number = data.number
     invoice.currency = data.currency
@@ -110,8 +111,6 @@ def upsert_invoice(
     invoice.due_on = data.due_on
     invoice.payment_url = data.payment_url
     invoice.status = "paid" if data.status == "open" and due == 0 else data.status
-    if invoice.status == "paid" and invoice.paid_at is None:
-        invoice.paid_at = now
     invoice.updated_at = now
     session.add(invoice)
     session.flush()
@@ -184,7 +183,7 @@ def pause_invoice(
 
 def resume_invoice(session: Session, *, invoice: Invoice, now: datetime, actor: str) -> Invoice:
     invoice = lock_invoice(session, invoice)
-    if invoice.reminder_state not in ("paused", "promised", "disputed"):
+    if invoice.reminder_state not in ("paused", "promised", "disputed", "unreachable"):
         raise Unprocessable(f"reminders are {invoice.reminder_state}, not paused")
     invoice.reminder_state = "active"
     invoice.hold_until = None

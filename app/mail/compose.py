@@ -81,6 +81,11 @@ def _address(field: str, addr_spec: str, display_name: str = "") -> Address:
     return Address(display_name=display_name.strip(), username=local, domain=ascii_domain)
 
 
+def usable_address(addr_spec: str) -> str:
+    """The address as the composer will accept it; ValueError says why it cannot be used."""
+    return _address("email", addr_spec).addr_spec
+
+
 def _message_id(field: str, value: str) -> str:
     if not _MESSAGE_ID.fullmatch(value.strip()):
         raise ValueError(f"{field}: not a message id like <unique@domain>: {value!r}")

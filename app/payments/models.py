@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -17,7 +17,7 @@ class Payment(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     external_id: str = Field(max_length=200)
-    amount_minor: int
+    amount_minor: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=3)
     paid_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
