@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 
-PURPOSES = ("pay", "portal", "unsubscribe")
+PURPOSES = ("pay", "portal", "unsubscribe", "rate")
 
 
 class InvalidLink(Exception):

@@ -2,10 +2,14 @@
 
 from app.clock import TestClockState
 from app.customers.models import Contact, Customer
+from app.disputes.models import Dispute
 from app.dunning.models import SendLog
 from app.invoices.models import Invoice
+from app.notices.models import Notice, Rating
 from app.organisations.models import ApiKey, Organisation
 from app.payments.models import Payment
+from app.promises.models import Instalment, PaymentPlan, Promise
+from app.replies.models import Reply
 from app.timeline.models import Event
 from app.worklist.models import WorklistItem
 
@@ -13,6 +17,13 @@ __all__ = [
     "ApiKey",
     "Contact",
     "Customer",
+    "Dispute",
+    "Instalment",
+    "Notice",
+    "PaymentPlan",
+    "Promise",
+    "Rating",
+    "Reply",
     "Event",
     "Invoice",
     "Organisation",

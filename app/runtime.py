@@ -13,6 +13,7 @@ from app.clock import Clock, make_clock
 from app.dunning.service import PassContext, PassReport, run_dunning_pass
 from app.mail.render import TemplateRenderer
 from app.mail.transport import MailTransport, transport_from_url
+from app.notices.sending import send_pending_notices
 from app.settings import Settings
 
 # One pass at a time per process: the scheduler tick and `POST /scheduler/run` may meet.
@@ -43,6 +44,21 @@ class Runtime:
             renderer=self.renderer,
             transport=self.transport(),
         )
+
+    def send_notices_blocking(self) -> None:
+        """Send queued confirmations now (after a portal action), unless a pass is running."""
+        if not _pass_lock.acquire(blocking=False):
+            return  # the running pass sends them
+        try:
+            context = self.pass_context()
+
+            async def run() -> None:
+                async with context.transport:
+                    await send_pending_notices(context)
+
+            asyncio.run(run())
+        finally:
+            _pass_lock.release()
 
     def run_pass_blocking(self) -> PassReport:
         """Run one dunning pass in this thread with its own event loop (SMTP is async)."""

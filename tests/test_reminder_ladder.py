@@ -129,7 +129,12 @@ def test_payment_between_steps_stops_everything(api: Api, inbox: Inbox) -> None:
     assert paid.status_code == 201, paid.text
     assert paid.json()["invoice"]["status"] == "paid"
     _run_days(api, today + timedelta(days=5), 95)
-    assert len(inbox.mails) == 2
+    # Nothing more but the thank-you for paying, with its rating links.
+    assert len(inbox.mails) == 3
+    assert inbox.mails[2].message["Subject"].startswith("Invoice INV-1001 from Northwind")
+    assert "/rate?score=5" in inbox.mails[2].message.get_body(("plain",)).get_content()
+    kinds = [e["kind"] for e in api.get("/invoices/inv-1001/timeline").json()]
+    assert kinds.count("reminder.sent") == 2 and kinds[-1] == "notice.sent"
     assert api.get("/invoices/inv-1001").json()["reminders"] == {"state": "paid", "next": None}
     assert api.get("/invoices/inv-1001/schedule").json()["steps"] == []
 

@@ -22,6 +22,8 @@ class Customer(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=2)
     policy: str | None = Field(default=None, max_length=64)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Promises broken so far: raises the worklist priority and tells who keeps their word.
+    broken_promises: int = Field(default=0)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

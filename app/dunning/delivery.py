@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app.customers.models import Contact, Customer
 from app.db import session_scope
 from app.dunning import repository
+from app.dunning.extras import special_template
 from app.dunning.messages import build_reminder
 from app.dunning.models import SendLog
 from app.dunning.plans import InvoicePlan, refresh_next_action
@@ -104,6 +105,11 @@ async def _attempt(
     now: datetime,
 ) -> Attempt:
     """Build the email and hand it to the transport; say how it went."""
+    locale = plan.customer.locale or plan.organisation.default_locale or "en"
+    special = None
+    if len(kept) == 1:  # special emails are never consolidated (see service._log_due_sends)
+        row, invoice = kept[0]
+        special = special_template(session, invoice, plan.policy.step(row.step), locale)
     try:
         message = build_reminder(
             settings=context.settings,
@@ -121,6 +127,8 @@ async def _attempt(
                 current=logged.message_id,
             ),
             now=now,
+            template=special[0] if special else None,
+            extra=special[1] if special else None,
         )
     except TemplateError as error:
         # A broken (admin-edited) template: retried, so the fix is picked up.
@@ -169,6 +177,8 @@ def _record(
     session.add(row)
     session.flush()
     if attempt.result == "sent":
+        invoice.followup = None  # said once, in this email
+        session.add(invoice)
         record_invoice_event(
             session,
             invoice,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from app.customers.models import Contact, Customer
 from app.invoices.models import Invoice
@@ -107,7 +108,10 @@ def build_reminder(
     message_id: str,
     references: list[str],
     now: datetime,
+    template: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> EmailMessage:
+    """One email for the given invoices; `template`/`extra` for the special ones."""
     step = firmest([item_step for _, item_step in items])
     links = LinkMaker(settings, organisation, customer)
     primary = items[0][0]
@@ -138,8 +142,9 @@ def build_reminder(
         late_fee_note=policy.late_fee_note or None,
         brand_colour=organisation.brand_colour,
         escalation_on=escalation_day(policy, calendar, primary),
+        extra=extra or {},
     )
-    template = template_for(renderer, step, locale)
+    template = template or template_for(renderer, step, locale)
     rendered = renderer.render(template, locale, build_reminder_context(facts))
     sender = sender_for(organisation, settings)
     main = [c.email for c in contacts if c.role == "to"] or [contacts[0].email]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -14,8 +14,10 @@ from app.dunning.policies import get_policy_set
 from app.invoices.models import Invoice
 from app.organisations.models import Organisation
 from app.planning.calendar import SendingCalendar
+from app.planning.instalments import InstalmentFacts, instalment_policy, missed_on
 from app.planning.planner import InvoiceFacts, NextAction, plan, schedule
 from app.planning.policy import Policy, SendingRules
+from app.promises.models import Instalment, PaymentPlan
 
 
 @lru_cache(maxsize=512)
@@ -53,13 +55,27 @@ def policy_for(session: Session, customer: Customer, timezone: ZoneInfo) -> Poli
 
 
 def facts_for(invoice: Invoice) -> InvoiceFacts:
+    # Under a payment plan the instalment ladder runs like an active one.
+    state = "active" if invoice.reminder_state == "plan" else invoice.reminder_state
     return InvoiceFacts(
         due_on=invoice.due_on,
         status=invoice.status,
         amount_due_minor=invoice.amount_due_minor,
-        state=invoice.reminder_state,
+        state=state,
         hold_until=invoice.hold_until,
     )
+
+
+def plan_instalments(session: Session, invoice: Invoice) -> tuple[int, list[Instalment]] | None:
+    plan_id = session.exec(
+        select(PaymentPlan.id).where(
+            PaymentPlan.invoice_id == invoice.id, PaymentPlan.status == "active"
+        )
+    ).first()
+    if plan_id is None:
+        return None
+    statement = select(Instalment).where(Instalment.plan_id == plan_id)
+    return plan_id, list(session.exec(statement.order_by(col(Instalment.number))).all())
 
 
 def sent_steps(session: Session, invoice: Invoice) -> set[str]:
@@ -83,6 +99,27 @@ class InvoicePlan:
         self.policy = policy_for(session, self.customer, self.timezone)
         self.calendar = calendar_for(self.customer, self.organisation, self.policy)
         self.sent = sent_steps(session, invoice)
+        self.instalments: list[Instalment] = []
+        found = plan_instalments(session, invoice) if invoice.reminder_state == "plan" else None
+        if found is not None:
+            plan_id, self.instalments = found
+            self.policy = instalment_policy(
+                self.policy,
+                plan_id=plan_id,
+                instalments=[
+                    InstalmentFacts(i.number, i.due_on, i.outstanding_minor == 0)
+                    for i in self.instalments
+                ],
+                invoice_due_on=invoice.due_on,
+            )
+
+    def check_at(self) -> datetime | None:
+        """When the earliest unpaid instalment counts as missed (None: no plan running)."""
+        unpaid = [i for i in self.instalments if i.outstanding_minor > 0]
+        if not unpaid:
+            return None
+        day = missed_on(min(i.due_on for i in unpaid), self.policy.promise_grace_days)
+        return datetime.combine(day, time(0), tzinfo=self.timezone)
 
     def next_action(self, now: datetime) -> NextAction | None:
         return plan(facts_for(self.invoice), self.policy, self.sent, self.calendar, now)
@@ -93,8 +130,13 @@ class InvoicePlan:
 
 def refresh_next_action(session: Session, invoice: Invoice, now: datetime) -> NextAction | None:
     """Store when the pass should next look at this invoice (None: nothing more to do)."""
-    action = InvoicePlan(session, invoice).next_action(now)
+    plan = InvoicePlan(session, invoice)
+    action = plan.next_action(now)
     invoice.next_action_at = action.send_at if action else None
     invoice.next_step = action.step.key if action else None
+    check = plan.check_at()
+    if check is not None and (invoice.next_action_at is None or check < invoice.next_action_at):
+        # The pass must also look when an instalment becomes missed.
+        invoice.next_action_at, invoice.next_step = check, None
     session.add(invoice)
     return action

@@ -28,8 +28,13 @@ from app.invoices.models import Invoice
 from app.mail.compose import make_message_id
 from app.mail.render import TemplateRenderer
 from app.mail.transport import MailTransport
+from app.notices.sending import send_pending_notices
 from app.organisations.models import Organisation
+from app.planning.instalments import instalment_step
 from app.planning.planner import NextAction
+from app.planning.policy import Step
+from app.promises.plans import miss_instalment_if_due
+from app.promises.service import break_promise_if_due
 from app.settings import Settings
 from app.timeline.service import record_invoice_event
 from app.worklist.service import add_item
@@ -66,6 +71,7 @@ class Outcome:
 class PassReport:
     started_at: datetime
     outcomes: list[Outcome] = field(default_factory=list)
+    notices: int = 0
 
     @property
     def sent(self) -> list[Outcome]:
@@ -88,6 +94,8 @@ async def run_dunning_pass(context: PassContext, *, limit: int = 1000) -> PassRe
     with session_scope(context.engine) as session:
         customer_ids = repository.due_customer_ids(session, now=now, limit=limit)
     async with context.transport:
+        # Confirmations answer something a customer just did: they go first.
+        report.notices = await send_pending_notices(context)
         for customer_id in customer_ids:
             try:
                 # Read the clock per customer: a long pass must not send after a window closed.
@@ -169,7 +177,7 @@ def _log_due_sends(
     for invoice in lock_invoices(session, [invoice.id for invoice in due if invoice.id]):
         if invoice.next_action_at is None or invoice.next_action_at > now:
             continue  # changed while we waited for the lock
-        end_expired_hold(session, invoice, now)
+        settle_holds(session, invoice, now)
         plan = InvoicePlan(session, invoice)
         action = plan.next_action(now)
         if action is None or action.send_at > now:
@@ -180,6 +188,12 @@ def _log_due_sends(
             emails.append((invoice, action, plan))
     if not emails:
         return outcomes
+    special = [item for item in emails if is_special(item[0], item[1].step)]
+    if special:
+        # A plan instalment or a broken promise speaks about one invoice only; the rest wait.
+        later = [item for item in emails if item is not special[0]]
+        outcomes += _defer(session, customer, later, emails[0][2], now, "one email a day")
+        emails = special[:1]
     plan = emails[0][2]
     today = plan.calendar.local_date(now)
     contacts = repository.deliverable_contacts(session, customer_id)
@@ -190,22 +204,9 @@ def _log_due_sends(
     midnight = datetime.combine(today, time(0), tzinfo=plan.timezone)
     if repository.emailed_since(session, customer_id=customer_id, since=midnight):
         # At most one reminder email per customer per local day.
-        next_day = plan.calendar.window_opens(
-            plan.calendar.next_sending_day(today + timedelta(days=1))
+        return outcomes + _defer(
+            session, customer, emails, plan, now, "customer already emailed today"
         )
-        for invoice, action, _ in emails:
-            invoice.next_action_at, invoice.next_step = next_day, action.step.key
-            session.add(invoice)
-            outcomes.append(
-                Outcome(
-                    invoice.external_id,
-                    customer.external_id,
-                    action.step.key,
-                    "deferred",
-                    detail="customer already emailed today",
-                )
-            )
-        return outcomes
     organisation = session.get(Organisation, customer.organisation_id)
     assert organisation is not None
     message_id = make_message_id(sender_for(organisation, context.settings).domain)
@@ -245,6 +246,39 @@ def _log_due_sends(
         return outcomes
     session.flush()
     return LoggedSend(customer_id=customer_id, message_id=message_id, outcomes=outcomes)
+
+
+def _defer(
+    session: Session,
+    customer: Customer,
+    items: list[tuple[Invoice, NextAction, InvoicePlan]],
+    plan: InvoicePlan,
+    now: datetime,
+    why: str,
+) -> list[Outcome]:
+    today = plan.calendar.local_date(now)
+    next_day = plan.calendar.window_opens(plan.calendar.next_sending_day(today + timedelta(days=1)))
+    outcomes = []
+    for invoice, action, _ in items:
+        invoice.next_action_at, invoice.next_step = next_day, action.step.key
+        session.add(invoice)
+        outcomes.append(
+            Outcome(
+                invoice.external_id, customer.external_id, action.step.key, "deferred", detail=why
+            )
+        )
+    return outcomes
+
+
+def is_special(invoice: Invoice, step: Step) -> bool:
+    return invoice.followup is not None or instalment_step(step.key) is not None
+
+
+def settle_holds(session: Session, invoice: Invoice, now: datetime) -> None:
+    """Ended pauses resume; an unkept promise or a missed instalment breaks, before planning."""
+    end_expired_hold(session, invoice, now)
+    break_promise_if_due(session, invoice, now=now)
+    miss_instalment_if_due(session, invoice, now=now)
 
 
 def end_expired_hold(session: Session, invoice: Invoice, now: datetime) -> None:

@@ -43,6 +43,8 @@ class Invoice(SQLModel, table=True):
     # The dunning pass asks the database for rows whose next_action_at has passed.
     next_action_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     next_step: str | None = Field(default=None, max_length=64)
+    # A one-off template for the next reminder, e.g. "promise_broken" after a missed promise.
+    followup: str | None = Field(default=None, max_length=64)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped by every writer that must be serialised with a send (see invoices.locking).

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from app import money
 from app.customers.models import Customer
 from app.customers.service import get_customer
+from app.disputes.service import resolve_disputes
 from app.dunning.plans import InvoicePlan, refresh_next_action
 from app.errors import NotFound, Unprocessable
 from app.invoices.locking import lock_invoice
@@ -185,6 +186,8 @@ def resume_invoice(session: Session, *, invoice: Invoice, now: datetime, actor: 
     invoice = lock_invoice(session, invoice)
     if invoice.reminder_state not in ("paused", "promised", "disputed", "unreachable"):
         raise Unprocessable(f"reminders are {invoice.reminder_state}, not paused")
+    if invoice.reminder_state == "disputed":
+        resolve_disputes(session, invoice, resolution="reminders resumed", now=now, actor=actor)
     invoice.reminder_state = "active"
     invoice.hold_until = None
     invoice.pause_reason = None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -50,6 +50,9 @@ class ReminderFacts:
     sender_name: str = ""
     # When the account leaves the ladder (the `escalate` step); the final notice names it.
     escalation_on: date | None = None
+    # Step-specific values (a promise, a plan, a dispute...), already formatted for the
+    # customer's locale; added to the context at top level and never replacing a key.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def normalise_locale(locale: str | None) -> str:
@@ -141,7 +144,7 @@ def build_reminder_context(facts: ReminderFacts) -> dict[str, Any]:
     text_colour = readable_text_colour(brand_colour)
     organisation_name = facts.organisation_name.strip()
     sender_name = facts.sender_name.strip() or f"The accounts team at {organisation_name}"
-    return {
+    context: dict[str, Any] = {
         "organisation": {"name": organisation_name},
         "customer": {"name": facts.customer_name.strip()},
         "step": {"key": facts.step_key, "tone": facts.tone},
@@ -174,3 +177,8 @@ def build_reminder_context(facts: ReminderFacts) -> dict[str, Any]:
             else None
         ),
     }
+    clashes = sorted(set(facts.extra) & set(context))
+    if clashes:
+        raise ValueError(f"extra values would replace reminder context keys: {', '.join(clashes)}")
+    context.update(facts.extra)
+    return context

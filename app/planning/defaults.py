@@ -44,6 +44,10 @@ min_late_invoices = 2
 #   promise_max_days      furthest promise-to-pay date a customer may pick (default 30)
 #   promise_grace_days    days after a promised date before reminders resume (default 2)
 #   reply_pause_days      days reminders pause after a human reply (default 5)
+#   paid_claim_pause_days days reminders pause after "I've already paid" (default 7)
+#   plan_max_instalments  most instalments a customer may choose in a payment plan (default 6)
+#   plan_max_days         last instalment at most this many days away (default 180)
+#   plan_min_instalment_percent  smallest instalment, as a percentage of the amount due (default 10)
 # Step keys:
 #   key          unique in the policy; also names the email template
 #   offset_days  days from the due date; strictly increasing down the list

@@ -36,6 +36,10 @@ _POLICY_KEYS = frozenset(
         "promise_max_days",
         "promise_grace_days",
         "reply_pause_days",
+        "paid_claim_pause_days",
+        "plan_max_instalments",
+        "plan_max_days",
+        "plan_min_instalment_percent",
         "steps",
     }
 )
@@ -130,6 +134,16 @@ def _policy(name: str, raw: Mapping[str, Any], path: str) -> Policy:
         promise_max_days=_int(raw.get("promise_max_days", 30), f"{path}.promise_max_days", 1),
         promise_grace_days=_int(raw.get("promise_grace_days", 2), f"{path}.promise_grace_days", 0),
         reply_pause_days=_int(raw.get("reply_pause_days", 5), f"{path}.reply_pause_days", 0),
+        paid_claim_pause_days=_int(
+            raw.get("paid_claim_pause_days", 7), f"{path}.paid_claim_pause_days", 0
+        ),
+        plan_max_instalments=_int(
+            raw.get("plan_max_instalments", 6), f"{path}.plan_max_instalments", 2
+        ),
+        plan_max_days=_int(raw.get("plan_max_days", 180), f"{path}.plan_max_days", 14),
+        plan_min_instalment_percent=_int(
+            raw.get("plan_min_instalment_percent", 10), f"{path}.plan_min_instalment_percent", 1
+        ),
     )
 
 

@@ -70,6 +70,10 @@ class Policy:
     promise_max_days: int = 30
     promise_grace_days: int = 2
     reply_pause_days: int = 5
+    paid_claim_pause_days: int = 7
+    plan_max_instalments: int = 6
+    plan_max_days: int = 180
+    plan_min_instalment_percent: int = 10
 
     def __post_init__(self) -> None:
         # The planner's "never out of order" rule depends on a strictly ordered, unique ladder.

@@ -1,0 +1,1 @@
+"""Replies from customers: inbound email and portal messages."""
