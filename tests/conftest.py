@@ -256,7 +256,8 @@ def api_key_for(engine: Engine, slug: str) -> str:
 
 @pytest.fixture
 def client(db: Engine, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine=db)) as client:
+    # https, like the base URL in the links, so the Secure CSRF cookie comes back.
+    with TestClient(create_app(settings, engine=db), base_url="https://politely.test") as client:
         yield client
 
 

@@ -1,0 +1,1 @@
+"""Customer pages behind signed links: pay, reply, promise, plan, dispute, stop emails."""
