@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Response
 
 from app import money
-from app.api.deps import CurrentOrg, Now, SessionDep, org_id
+from app.api.deps import CurrentOrg, Now, RuntimeDep, SessionDep, org_id
 from app.invoices.service import get_invoice, invoice_out
 from app.payments.schemas import PaymentIn, PaymentOut
 from app.payments.service import record_payment
@@ -16,6 +16,8 @@ router = APIRouter(prefix="/invoices", tags=["payments"])
 @router.post("/{external_id}/payments", response_model=PaymentOut)
 def post_payment(
     data: PaymentIn,
+    background: BackgroundTasks,
+    runtime: RuntimeDep,
     session: SessionDep,
     organisation: CurrentOrg,
     now: Now,
@@ -26,6 +28,11 @@ def post_payment(
     invoice = get_invoice(session, organisation_id=org_id(organisation), external_id=external_id)
     payment, created = record_payment(session, invoice=invoice, data=data, now=now, actor="api")
     response.status_code = 201 if created else 200
+    if created:
+        # A thank-you may be queued. Commit now so the task that sends it after this response
+        # sees it (the session dependency's own commit may run after background tasks).
+        session.commit()
+        background.add_task(runtime.send_notices_blocking)
     fresh = get_invoice(session, organisation_id=org_id(organisation), external_id=external_id)
     return PaymentOut(
         external_id=payment.external_id,
