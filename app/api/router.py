@@ -13,12 +13,14 @@ from app.customers.router import router as customers_router
 from app.dunning.router import router as scheduler_router
 from app.invoices.router import router as invoices_router
 from app.payments.router import router as payments_router
+from app.replies.router import router as inbound_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(customers_router)
 api_router.include_router(invoices_router)
 api_router.include_router(payments_router)
 api_router.include_router(scheduler_router)
+api_router.include_router(inbound_router)
 
 
 class OrganisationOut(BaseModel):
@@ -29,6 +31,7 @@ class OrganisationOut(BaseModel):
     default_locale: str
     default_timezone: str
     default_currency: str
+    inbound_secret: str | None
 
 
 @api_router.get("/organisation", response_model=OrganisationOut, tags=["organisation"])

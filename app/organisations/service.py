@@ -30,10 +30,25 @@ def create_organisation(session: Session, *, slug: str, name: str | None = None)
         )
     if session.exec(select(Organisation).where(Organisation.slug == slug)).first():
         raise Conflict(f"organisation {slug!r} already exists", field="slug")
-    organisation = Organisation(slug=slug, name=name or slug, created_at=_real_now())
+    organisation = Organisation(
+        slug=slug, name=name or slug, created_at=_real_now(), inbound_secret=new_secret()
+    )
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def new_secret() -> str:
+    return "in_" + secrets.token_urlsafe(24)
+
+
+def inbound_secret_of(session: Session, organisation: Organisation) -> str:
+    """Organisations created before inbound email existed get their secret on first use."""
+    if not organisation.inbound_secret:
+        organisation.inbound_secret = new_secret()
+        session.add(organisation)
+        session.flush()
+    return organisation.inbound_secret
 
 
 def ensure_default_organisation(session: Session) -> Organisation:

@@ -27,7 +27,8 @@ _BOUNCE_SUBJECT = re.compile(
 )
 _DELAY = re.compile(r"delay|will (be )?retr|still trying|temporar", re.IGNORECASE)
 
-_AUTO_PRECEDENCE = {"bulk", "auto_reply", "junk", "list"}
+# Not "list": a person replying through a shared mailing-list address (accounts@) is a human.
+_AUTO_PRECEDENCE = {"bulk", "auto_reply", "junk"}
 _SUPPRESS_TOKENS = {"all", "oof", "autoreply"}
 _AUTO_SUBJECT = re.compile(
     r"^\s*\[?\s*(out of (the )?office|automatic reply|auto(matic)?[ -]?(reply|response)"
