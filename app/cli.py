@@ -61,7 +61,31 @@ def _parser() -> argparse.ArgumentParser:
     keys_create.add_argument("--org", required=True)
     keys_create.add_argument("--name", required=True)
     keys_create.set_defaults(handler=_keys_create)
+    users = commands.add_parser("users", help="admin users").add_subparsers(required=True)
+    users_create = users.add_parser(
+        "create", help="create an admin user; the password is read from standard input"
+    )
+    users_create.add_argument("--org", required=True)
+    users_create.add_argument("--email", required=True)
+    users_create.set_defaults(handler=_users_create)
     return parser
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    from app.users.service import create_user
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password (12 characters or more): ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    migrate()
+    with session_scope() as session:
+        organisation = get_organisation_by_slug(session, args.org)
+        user = create_user(session, organisation=organisation, email=args.email, password=password)
+        print(f"created user {user.email} for {organisation.slug}")
+    return 0
 
 
 def _migrate() -> int:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from app import __version__
+from app.admin.auth import BadCsrf, NotSignedIn
+from app.admin.router import router as admin_router
 from app.api.docs import mount_docs
 from app.api.router import api_router, test_clock_router
 from app.db import get_engine
@@ -50,6 +53,7 @@ def create_app(
     app.state.runtime = runtime
     app.include_router(api_router)
     app.include_router(portal_router)
+    app.include_router(admin_router)
     if settings.test_clock:
         app.include_router(test_clock_router)
 
@@ -57,8 +61,30 @@ def create_app(
     async def app_error(_: Request, error: AppError) -> JSONResponse:
         return JSONResponse({"detail": error.as_detail()}, status_code=error.status_code)
 
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _: NotSignedIn) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "log in first"}, status_code=401)
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/admin/login?next={target}", status_code=303)
+
+    @app.exception_handler(BadCsrf)
+    async def bad_csrf(request: Request, _: BadCsrf) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "missing or wrong CSRF token"}, status_code=403)
+        return HTMLResponse(
+            "<h1>This form has expired</h1><p>Go back, reload the page and "
+            "try again. Nothing was changed.</p>",
+            status_code=403,
+        )
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept

@@ -3,14 +3,16 @@
 from app.clock import TestClockState
 from app.customers.models import Contact, Customer
 from app.disputes.models import Dispute
-from app.dunning.models import SendLog
+from app.dunning.models import SendLog, SentMessage
 from app.invoices.models import Invoice
 from app.notices.models import Notice, Rating
 from app.organisations.models import ApiKey, Organisation
 from app.payments.models import Payment
 from app.promises.models import Instalment, PaymentPlan, Promise
 from app.replies.models import Reply
+from app.templates_store.models import TemplateVersion
 from app.timeline.models import Event
+from app.users.models import User
 from app.worklist.models import WorklistItem
 
 __all__ = [
@@ -29,6 +31,9 @@ __all__ = [
     "Organisation",
     "Payment",
     "SendLog",
+    "SentMessage",
+    "TemplateVersion",
     "TestClockState",
+    "User",
     "WorklistItem",
 ]

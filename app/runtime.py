@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 
 from app.clock import Clock, make_clock
 from app.dunning.service import PassContext, PassReport, run_dunning_pass
-from app.mail.render import TemplateRenderer
 from app.mail.transport import MailTransport, transport_from_url
 from app.notices.sending import send_pending_notices
 from app.settings import Settings
@@ -29,10 +28,6 @@ class Runtime:
     def clock(self) -> Clock:
         return make_clock(self.engine, test_clock=self.settings.test_clock)
 
-    @cached_property
-    def renderer(self) -> TemplateRenderer:
-        return TemplateRenderer(self.settings.templates_dir)
-
     def transport(self) -> MailTransport:
         return transport_from_url(self.settings.smtp_url, self.settings.outbox_dir)
 
@@ -41,7 +36,6 @@ class Runtime:
             engine=self.engine,
             clock=self.clock,
             settings=self.settings,
-            renderer=self.renderer,
             transport=self.transport(),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
@@ -14,7 +15,7 @@ from app.db import session_scope
 from app.dunning import repository
 from app.dunning.extras import special_template
 from app.dunning.messages import build_reminder
-from app.dunning.models import SendLog
+from app.dunning.models import SendLog, SentMessage
 from app.dunning.plans import InvoicePlan, refresh_next_action
 from app.invoices.locking import lock_invoices
 from app.invoices.models import Invoice
@@ -113,7 +114,7 @@ async def _attempt(
     try:
         message = build_reminder(
             settings=context.settings,
-            renderer=context.renderer,
+            renderer=context.renderer_for(session, plan.organisation.id or 0),
             organisation=plan.organisation,
             customer=plan.customer,
             policy=plan.policy,
@@ -147,6 +148,7 @@ async def _attempt(
     except Exception as error:  # anything unforeseen is retried, and logged loudly
         log.exception("reminder %s could not be sent", logged.message_id)
         return Attempt("retry", f"{type(error).__name__}: {error}")
+    keep_sent_message(session, message, plan.organisation.id or 0, now)
     return Attempt("sent", None, sent, str(message["Subject"]))
 
 
@@ -228,6 +230,19 @@ def _record(
         session.add(invoice)
     else:
         refresh_next_action(session, invoice, now)
+
+
+def keep_sent_message(
+    session: Session, message: EmailMessage, organisation_id: int, now: datetime
+) -> None:
+    session.add(
+        SentMessage(
+            organisation_id=organisation_id,
+            message_id=str(message["Message-ID"]),
+            raw=message.as_bytes().decode("ascii", "replace"),
+            sent_at=now,
+        )
+    )
 
 
 def _worklist(session: Session, invoice: Invoice, kind: str, reason: str, now: datetime) -> None:

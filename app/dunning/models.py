@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -34,3 +34,15 @@ class SendLog(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     # `logged_at` is real time, so a send stuck in `sending` is noticed even under a test clock.
     logged_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SentMessage(SQLModel, table=True):
+    """The exact bytes that went to the mail server, so a person can read what was sent."""
+
+    __tablename__ = "sent_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    message_id: str = Field(max_length=300, unique=True, index=True)
+    raw: str = Field(sa_type=Text)
+    sent_at: datetime = Field(sa_type=UTCDateTime)

@@ -36,6 +36,7 @@ from app.planning.policy import Step
 from app.promises.plans import miss_instalment_if_due
 from app.promises.service import break_promise_if_due
 from app.settings import Settings
+from app.templates_store.service import renderer_for
 from app.timeline.service import record_invoice_event
 from app.worklist.service import add_item
 
@@ -83,8 +84,16 @@ class PassContext:
     engine: Engine
     clock: Clock
     settings: Settings
-    renderer: TemplateRenderer
     transport: MailTransport
+    _renderers: dict[int, TemplateRenderer] = field(default_factory=dict)
+
+    def renderer_for(self, session: Session, organisation_id: int) -> TemplateRenderer:
+        """The organisation's edited templates over the shipped files, read once per pass."""
+        if organisation_id not in self._renderers:
+            self._renderers[organisation_id] = renderer_for(
+                session, self.settings.templates_dir, organisation_id
+            )
+        return self._renderers[organisation_id]
 
 
 async def run_dunning_pass(context: PassContext, *, limit: int = 1000) -> PassReport:

@@ -12,6 +12,7 @@ from app.customers.models import Contact, Customer
 from app.db import session_scope
 from app.disputes.models import DISPUTE_REASONS
 from app.dunning import repository
+from app.dunning.delivery import keep_sent_message
 from app.dunning.extras import format_day, plan_extra
 from app.dunning.messages import LinkMaker, sender_for
 from app.invoices.models import Invoice
@@ -77,6 +78,7 @@ async def _send_one(context: PassContext, notice_id: int | None, now: datetime) 
                 context, session, notice, invoice, customer, organisation, contacts, now
             )
             await context.transport.send(message)
+            keep_sent_message(session, message, organisation.id or 0, now)
         except TemporaryFailure as failure:
             status, error = "retry", str(failure)
         except (PermanentFailure, ValueError) as failure:
@@ -148,7 +150,8 @@ def _compose(
         brand_colour=organisation.brand_colour,
         extra=notice_extra(notice, invoice, locale, links),
     )
-    rendered = context.renderer.render(notice.kind, locale, build_reminder_context(facts))
+    renderer = context.renderer_for(session, organisation.id or 0)
+    rendered = renderer.render(notice.kind, locale, build_reminder_context(facts))
     sender = sender_for(organisation, context.settings)
     references = repository.earlier_message_ids(
         session, invoice_ids=[invoice.id or 0], current=notice.message_id or ""

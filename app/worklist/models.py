@@ -20,3 +20,6 @@ class WorklistItem(SQLModel, table=True):
     reason: str = Field(max_length=2000)
     created_at: datetime = Field(sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assigned_to: int | None = Field(default=None, foreign_key="user.id", index=True)
+    resolved_by: str | None = Field(default=None, max_length=320)
+    resolution: str | None = Field(default=None, max_length=2000)

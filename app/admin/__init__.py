@@ -1,0 +1,1 @@
+"""Admin pages under /admin: login, templates, invoices, worklist, dashboard, outbox."""

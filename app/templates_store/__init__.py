@@ -1,0 +1,1 @@
+"""Reminder templates edited by admins: versions in the database, files as the fallback."""

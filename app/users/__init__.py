@@ -1,0 +1,1 @@
+"""Admin users of an organisation: passwords, lock-out after failed logins, sessions."""
