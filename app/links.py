@@ -13,6 +13,8 @@ import json
 import time
 from dataclasses import dataclass
 
+from app.security import same_secret
+
 PURPOSES = ("pay", "portal", "unsubscribe", "rate")
 
 
@@ -71,7 +73,7 @@ def verify_link(secret: str, token: str, *, purpose: str) -> LinkClaims:
     if not token.isascii():
         raise InvalidLink("malformed token")
     expected = _b64(hmac.new(_key(secret, "link"), body.encode(), hashlib.sha256).digest())
-    if not signature or not hmac.compare_digest(signature, expected):
+    if not signature or not same_secret(signature, expected):
         raise InvalidLink("signature does not match")
     try:
         payload = json.loads(_unb64(body))

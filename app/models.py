@@ -8,6 +8,7 @@ from app.invoices.models import Invoice
 from app.notices.models import Notice, Rating
 from app.organisations.models import ApiKey, Organisation
 from app.payments.models import Payment
+from app.portal.models import FormSubmission
 from app.promises.models import Instalment, PaymentPlan, Promise
 from app.replies.models import Reply
 from app.templates_store.models import TemplateVersion
@@ -27,6 +28,7 @@ __all__ = [
     "Rating",
     "Reply",
     "Event",
+    "FormSubmission",
     "Invoice",
     "Organisation",
     "Payment",

@@ -25,8 +25,8 @@ def to_minor(amount: str | Decimal | int, currency: str) -> int:
         value = Decimal(str(amount).strip())
     except InvalidOperation:
         raise ValueError(f"{amount!r} is not a decimal amount") from None
-    if not value.is_finite():
-        raise ValueError("must be a finite amount")
+    if not value.is_finite() or value.adjusted() > 15:
+        raise ValueError("must be a finite amount of at most 16 digits")
     places = exponent(currency)
     scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():

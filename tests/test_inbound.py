@@ -113,9 +113,9 @@ def test_an_out_of_office_is_noted_but_pauses_nothing(api: Api, inbox: Inbox, db
 def test_a_delivery_failure_report_marks_the_contact_bounced(
     api: Api, inbox: Inbox, db: Engine
 ) -> None:
-    from tests.replies.builders import delivery_report
+    from tests.replies.builders import REMINDER_1, delivery_report
 
-    _reminder_id(api, inbox)
+    reminder_id = _reminder_id(api, inbox)
     report = delivery_report(
         action="failed",
         status="5.1.1",
@@ -124,6 +124,13 @@ def test_a_delivery_failure_report_marks_the_contact_bounced(
     )
     raw = report.as_bytes().replace(b"jane@customer.example", b"owner@harbour-bakery.test")
     raw = raw.replace(b"Jane@Customer.example", b"owner@harbour-bakery.test")
+    # A forged report that quotes nothing we sent marks nobody.
+    forged = _post_mime(api, raw, headers={"X-Politely-Inbound-Secret": _secret(db)})
+    assert forged.status_code == 200 and forged.json()["bounced"] == []
+    # The real one returns the headers of our reminder, Message-ID included.
+    raw = raw.replace(REMINDER_1.encode(), reminder_id.encode()).replace(
+        b"20240603100512.4F2A81C0042", b"20240603100512.4F2A81C0043"
+    )
     response = _post_mime(api, raw, headers={"X-Politely-Inbound-Secret": _secret(db)})
     assert response.status_code == 200, response.text
     assert response.json()["kind"] == "bounce"

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from app.db import session_scope
 from app.organisations.models import Organisation
 from app.runtime import Runtime
+from app.security import same_secret
 from app.users.models import User
 
 COOKIE = "politely_admin"
@@ -85,7 +86,7 @@ def _read_cookie(secret: str, value: str) -> tuple[int, str] | None:
     body, _, signature = value.partition(".")
     try:
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        if not hmac.compare_digest(signature, _sign(secret, payload)):
+        if not same_secret(signature, _sign(secret, payload)):
             return None
         data = json.loads(payload)
         if int(data["e"]) < time.time():
@@ -101,7 +102,7 @@ def current_admin(session: Session, request: Request, secret: str) -> Admin:
     if found is None:
         raise NotSignedIn()
     user = session.get(User, found[0])
-    if user is None or not hmac.compare_digest(user.session_nonce, found[1]):
+    if user is None or not same_secret(found[1], user.session_nonce):
         raise NotSignedIn()
     organisation = session.get(Organisation, user.organisation_id)
     assert organisation is not None
@@ -115,7 +116,7 @@ def csrf_token(secret: str, user: User) -> str:
 
 
 def check_csrf(secret: str, user: User, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(submitted, csrf_token(secret, user)):
+    if not same_secret(submitted, csrf_token(secret, user)):
         raise BadCsrf()
 
 

@@ -16,6 +16,7 @@ from app.admin import dashboard, invoices, outbox, templates_editor, worklist
 from app.admin.auth import AdminDep, check_csrf, clear_session, runtime_of, set_session
 from app.admin.pages import render
 from app.db import session_scope
+from app.security import same_secret
 from app.users.service import authenticate, end_sessions
 
 router = APIRouter(include_in_schema=False)
@@ -89,7 +90,7 @@ def _login(request: Request, form: dict[str, Any]) -> Response:
     email = str(form.get("email") or "")[:320]
     value = request.cookies.get(LOGIN_COOKIE) or ""
     submitted = str(form.get("csrf_token") or "")
-    if not value or not hmac.compare_digest(submitted, _login_csrf(secret, value)):
+    if not value or not same_secret(submitted, _login_csrf(secret, value)):
         return _login_form(
             request,
             next=next_page,

@@ -14,7 +14,9 @@ from app.organisations.models import Organisation
 from app.organisations.service import organisation_for_key
 from app.runtime import Runtime
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Committed when the handler returns, before the response leaves: a client that reads
+# right after a write sees it, and a failed commit is an error, not a lost 200.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="an API key from `politely keys create`")
 
 

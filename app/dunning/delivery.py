@@ -32,8 +32,7 @@ log = logging.getLogger("politely.dunning")
 
 def still_due(session: Session, invoice: Invoice, step: str, now: datetime) -> bool:
     """Re-plan under the lock: a payment, void, pause or a moved due date cancels the send."""
-    plan = InvoicePlan(session, invoice)
-    plan.sent.discard(step)
+    plan = InvoicePlan(session, invoice, unsent=step)
     action = plan.next_action(now)
     return action is not None and action.step.key == step and action.send_at <= now
 
@@ -75,7 +74,8 @@ async def deliver(context: PassContext, logged: LoggedSend, now: datetime) -> li
                 by_invoice[invoice.external_id].result = "cancelled"
         if not kept:
             return list(by_invoice.values())
-        plan = InvoicePlan(session, kept[0][1])
+        # The policy as it stood for this send (a resumed ladder offers only its next step).
+        plan = InvoicePlan(session, kept[0][1], unsent=kept[0][0].step)
         attempt = await _attempt(context, session, logged, plan, kept, contacts, now)
         for row, invoice in kept:
             if attempt.result in ("retry", "template") and row.attempts >= MAX_ATTEMPTS:
@@ -179,7 +179,7 @@ def _record(
     session.add(row)
     session.flush()
     if attempt.result == "sent":
-        invoice.followup = None  # said once, in this email
+        invoice.followup = invoice.followup_data = None  # said once, in this email
         session.add(invoice)
         record_invoice_event(
             session,

@@ -15,7 +15,7 @@ from app.invoices.models import Invoice
 from app.mail.context import format_money, normalise_locale
 from app.planning.instalments import instalment_step
 from app.planning.policy import Step
-from app.promises.models import Instalment, Promise
+from app.promises.models import Instalment
 
 
 def format_day(day: date, locale: str) -> str:
@@ -60,43 +60,13 @@ def special_template(
         }
         return f"instalment_{kind}", {"plan": plan, "instalment": instalment}
     if invoice.followup == "promise_broken":
-        promise = session.exec(
-            select(Promise)
-            .where(Promise.invoice_id == invoice.id, Promise.status == "broken")
-            .order_by(col(Promise.id).desc())
-        ).first()
-        if promise is not None:
-            extra = {
-                "amount": format_money(promise.amount_minor, invoice.currency, locale),
-                "date": format_day(promise.promised_on, locale),
-            }
-        else:  # a missed plan instalment: the event holds what was agreed
-            extra = _missed_instalment(session, invoice, locale)
+        # What was agreed and missed, as recorded when it broke.
+        agreed = invoice.followup_data or {}
+        amount = int(agreed.get("amount_minor", invoice.amount_due_minor))
+        day = date.fromisoformat(str(agreed.get("date", invoice.due_on.isoformat())))
+        extra = {
+            "amount": format_money(amount, invoice.currency, locale),
+            "date": format_day(day, locale),
+        }
         return "promise_broken", {"promise": extra}
     return None
-
-
-def _missed_instalment(session: Session, invoice: Invoice, locale: str) -> dict[str, str]:
-    from app.promises.models import PaymentPlan
-
-    plan = session.exec(
-        select(PaymentPlan)
-        .where(PaymentPlan.invoice_id == invoice.id, PaymentPlan.status == "broken")
-        .order_by(col(PaymentPlan.id).desc())
-    ).first()
-    missed = None
-    if plan is not None:
-        missed = session.exec(
-            select(Instalment)
-            .where(Instalment.plan_id == plan.id, Instalment.paid_minor < Instalment.amount_minor)
-            .order_by(col(Instalment.number))
-        ).first()
-    if missed is None:
-        return {
-            "amount": format_money(invoice.amount_due_minor, invoice.currency, locale),
-            "date": format_day(invoice.due_on, locale),
-        }
-    return {
-        "amount": format_money(missed.outstanding_minor, invoice.currency, locale),
-        "date": format_day(missed.due_on, locale),
-    }

@@ -14,7 +14,12 @@ from app.dunning.policies import get_policy_set
 from app.invoices.models import Invoice
 from app.organisations.models import Organisation
 from app.planning.calendar import SendingCalendar
-from app.planning.instalments import InstalmentFacts, instalment_policy, missed_on
+from app.planning.instalments import (
+    InstalmentFacts,
+    instalment_policy,
+    missed_on,
+    next_step_only,
+)
 from app.planning.planner import InvoiceFacts, NextAction, plan, schedule
 from app.planning.policy import Policy, SendingRules
 from app.promises.models import Instalment, PaymentPlan
@@ -88,7 +93,8 @@ def sent_steps(session: Session, invoice: Invoice) -> set[str]:
 class InvoicePlan:
     """Everything the planner needs for one invoice, read once."""
 
-    def __init__(self, session: Session, invoice: Invoice):
+    def __init__(self, session: Session, invoice: Invoice, *, unsent: str | None = None):
+        """`unsent`: a step to treat as not yet sent (re-checking a send that is logged)."""
         self.invoice = invoice
         customer = session.get(Customer, invoice.customer_id)
         organisation = session.get(Organisation, invoice.organisation_id)
@@ -98,7 +104,7 @@ class InvoicePlan:
         self.timezone = ZoneInfo(timezone_name(self.customer, self.organisation))
         self.policy = policy_for(session, self.customer, self.timezone)
         self.calendar = calendar_for(self.customer, self.organisation, self.policy)
-        self.sent = sent_steps(session, invoice)
+        self.sent = sent_steps(session, invoice) - {unsent}
         self.instalments: list[Instalment] = []
         found = plan_instalments(session, invoice) if invoice.reminder_state == "plan" else None
         if found is not None:
@@ -112,14 +118,22 @@ class InvoicePlan:
                 ],
                 invoice_due_on=invoice.due_on,
             )
+        elif invoice.followup and invoice.reminder_state == "active":
+            self.policy = next_step_only(self.policy, self.sent)
 
     def check_at(self) -> datetime | None:
-        """When the earliest unpaid instalment counts as missed (None: no plan running)."""
+        """When the pass must look even with no email due: a promise's hold ends (to break
+        it) or the earliest unpaid instalment counts as missed."""
+        invoice = self.invoice
+        if invoice.reminder_state == "promised":
+            return invoice.hold_until
         unpaid = [i for i in self.instalments if i.outstanding_minor > 0]
-        if not unpaid:
+        if invoice.reminder_state != "plan" or not unpaid:
             return None
         day = missed_on(min(i.due_on for i in unpaid), self.policy.promise_grace_days)
-        return datetime.combine(day, time(0), tzinfo=self.timezone)
+        missed = datetime.combine(day, time(0), tzinfo=self.timezone)
+        # "I've already paid" during a plan holds the check too, while someone looks.
+        return max(missed, invoice.hold_until) if invoice.hold_until else missed
 
     def next_action(self, now: datetime) -> NextAction | None:
         return plan(facts_for(self.invoice), self.policy, self.sent, self.calendar, now)
@@ -135,6 +149,8 @@ def refresh_next_action(session: Session, invoice: Invoice, now: datetime) -> Ne
     invoice.next_action_at = action.send_at if action else None
     invoice.next_step = action.step.key if action else None
     check = plan.check_at()
+    if invoice.status != "open":
+        check = None
     if check is not None and (invoice.next_action_at is None or check < invoice.next_action_at):
         # The pass must also look when an instalment becomes missed.
         invoice.next_action_at, invoice.next_step = check, None

@@ -35,6 +35,7 @@ from app.planning.planner import NextAction
 from app.planning.policy import Step
 from app.promises.plans import miss_instalment_if_due
 from app.promises.service import break_promise_if_due
+from app.promises.state import restore_state
 from app.settings import Settings
 from app.templates_store.service import renderer_for
 from app.timeline.service import record_invoice_event
@@ -296,15 +297,14 @@ def end_expired_hold(session: Session, invoice: Invoice, now: datetime) -> None:
         return
     if invoice.hold_until > now:
         return
-    invoice.reminder_state, invoice.hold_until, invoice.pause_reason = "active", None, None
-    session.add(invoice)
+    state = restore_state(session, invoice, now=now)
     record_invoice_event(
         session,
         invoice,
         "invoice.resumed",
         at=now,
         actor="scheduler",
-        data={"reason": "pause ended"},
+        data={"reason": "pause ended", "state": state},
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -45,6 +46,8 @@ class Invoice(SQLModel, table=True):
     next_step: str | None = Field(default=None, max_length=64)
     # A one-off template for the next reminder, e.g. "promise_broken" after a missed promise.
     followup: str | None = Field(default=None, max_length=64)
+    # What the follow-up email quotes: the amount and date of the agreement that was broken.
+    followup_data: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped by every writer that must be serialised with a send (see invoices.locking).

@@ -24,7 +24,9 @@ from app.invoices.schemas import (
     ScheduledStep,
     ScheduleOut,
 )
+from app.notices.thanks import thank_for_payment
 from app.payments.models import Payment
+from app.promises.state import restore_state
 from app.timeline.service import record_invoice_event
 
 
@@ -97,6 +99,7 @@ def upsert_invoice(
                 "currency cannot change once payments are recorded", field="currency"
             )
     previous_status = None if created else invoice.status
+    previous_due = invoice.amount_due_minor
     total = money.to_minor(data.amount_total, data.currency)
     # Payments recorded here always count, even when the invoicing system has not seen them.
     outstanding = max(total - _paid_so_far(session, invoice), 0)
@@ -116,6 +119,11 @@ def upsert_invoice(
     session.add(invoice)
     session.flush()
     _record_status_change(session, invoice, previous_status, now=now, actor=actor)
+    if not created and due < previous_due:
+        # Paid in the invoicing system: plans and promises count it like a payment here.
+        settle_agreements(session, invoice, previous_due - due, now=now, actor=actor)
+        if invoice.status == "paid" and previous_status == "open":
+            thank_for_payment(session, invoice, now=now)
     refresh_next_action(session, invoice, now)
     return invoice, created
 
@@ -126,6 +134,16 @@ _STATUS_EVENTS = {
     "paid": "invoice.paid",
     "open": "invoice.reopened",
 }
+
+
+def settle_agreements(
+    session: Session, invoice: Invoice, amount_minor: int, *, now: datetime, actor: str
+) -> None:
+    from app.promises.plans import apply_payment_to_plan
+    from app.promises.service import keep_promise_if_paid
+
+    apply_payment_to_plan(session, invoice, amount_minor, now=now, actor=actor)
+    keep_promise_if_paid(session, invoice, now=now, actor=actor)
 
 
 def _record_status_change(
@@ -188,9 +206,7 @@ def resume_invoice(session: Session, *, invoice: Invoice, now: datetime, actor: 
         raise Unprocessable(f"reminders are {invoice.reminder_state}, not paused")
     if invoice.reminder_state == "disputed":
         resolve_disputes(session, invoice, resolution="reminders resumed", now=now, actor=actor)
-    invoice.reminder_state = "active"
-    invoice.hold_until = None
-    invoice.pause_reason = None
+    restore_state(session, invoice, now=now)
     invoice.updated_at = now
     refresh_next_action(session, invoice, now)
     record_invoice_event(

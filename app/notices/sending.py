@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.customers.models import Contact, Customer
@@ -22,6 +23,7 @@ from app.mail.transport import OutcomeUnknown, PermanentFailure, TemporaryFailur
 from app.notices.models import Notice
 from app.organisations.models import Organisation
 from app.timeline.service import record_invoice_event
+from app.worklist.service import add_item
 
 if TYPE_CHECKING:
     from app.dunning.service import PassContext
@@ -33,6 +35,7 @@ MAX_ATTEMPTS = 8
 async def send_pending_notices(context: PassContext, *, limit: int = 200) -> int:
     """Send what is queued; returns how many went out."""
     now = context.clock.now()
+    _mark_stale_in_doubt(context, now)
     with session_scope(context.engine) as session:
         ids = session.exec(
             select(Notice.id)
@@ -52,14 +55,24 @@ async def send_pending_notices(context: PassContext, *, limit: int = 200) -> int
 async def _send_one(context: PassContext, notice_id: int | None, now: datetime) -> int:
     with session_scope(context.engine) as session:
         notice = session.get(Notice, notice_id)
-        if notice is None or notice.status not in ("pending", "retry"):
-            return 0  # another worker has it
-        organisation = session.get(Organisation, notice.organisation_id)
-        assert organisation is not None
-        notice.status, notice.attempts = "sending", notice.attempts + 1
-        notice.message_id = make_message_id(sender_for(organisation, context.settings).domain)
-        notice.logged_at = datetime.now(UTC)
-        session.add(notice)
+        organisation = session.get(Organisation, notice.organisation_id) if notice else None
+        if notice is None or organisation is None:
+            return 0
+        message_id = make_message_id(sender_for(organisation, context.settings).domain)
+        # Claimed by a conditional UPDATE: of two workers, only one sees a row change.
+        claimed = session.execute(
+            update(Notice)
+            .where(col(Notice.id) == notice_id, col(Notice.status).in_(("pending", "retry")))
+            .values(
+                status="sending",
+                attempts=Notice.attempts + 1,
+                message_id=message_id,
+                logged_at=datetime.now(UTC),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return 0
     with session_scope(context.engine) as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None
@@ -204,3 +217,27 @@ def notice_extra(notice: Notice, invoice: Invoice, locale: str, links: LinkMaker
             ]
         }
     raise ValueError(f"unknown notice kind {notice.kind!r}")
+
+
+def _mark_stale_in_doubt(context: PassContext, now: datetime) -> None:
+    """A notice left `sending` by a sender that died may or may not have arrived."""
+    lease = timedelta(minutes=context.settings.sending_lease_minutes)
+    with session_scope(context.engine) as session:
+        stale = session.exec(
+            select(Notice).where(
+                Notice.status == "sending", col(Notice.logged_at) < datetime.now(UTC) - lease
+            )
+        ).all()
+        for notice in stale:
+            notice.status = "in_doubt"
+            session.add(notice)
+            add_item(
+                session,
+                organisation_id=notice.organisation_id,
+                kind="in_doubt",
+                reason=f"A {notice.kind.replace('_', ' ')} email may not have arrived; "
+                "check the mail server's log before sending it again.",
+                at=now,
+                invoice_id=notice.invoice_id,
+                customer_id=notice.customer_id,
+            )

@@ -36,13 +36,22 @@ def claim_payment(
         raise Unprocessable("that date is before the invoice was issued", field="paid_on")
     if amount_minor <= 0:
         raise Unprocessable("enter the amount you paid", field="amount")
-    if invoice.reminder_state in ("active", "paused", "promised", "plan"):
+    if invoice.status != "open":
+        raise Unprocessable("this invoice has nothing left to pay", field="invoice")
+    if amount_minor > invoice.amount_total_minor:
+        total = money.to_decimal_string(invoice.amount_total_minor, invoice.currency)
+        raise Unprocessable(f"enter at most the invoice total, {total}", field="amount")
+    hold = now + timedelta(days=plan.policy.paid_claim_pause_days)
+    if invoice.reminder_state in ("promised", "plan"):
+        # The agreement stands; its reminders and checks only wait while someone looks.
+        invoice.hold_until = max(invoice.hold_until or hold, hold)
+    elif invoice.reminder_state in ("active", "paused"):
         invoice.reminder_state = "paused"
-        invoice.hold_until = now + timedelta(days=plan.policy.paid_claim_pause_days)
+        invoice.hold_until = max(invoice.hold_until or hold, hold)
         invoice.pause_reason = "the customer says it is paid"
-        session.add(invoice)
-        session.flush()
-        refresh_next_action(session, invoice, now)
+    session.add(invoice)
+    session.flush()
+    refresh_next_action(session, invoice, now)
     amount = money.to_decimal_string(amount_minor, invoice.currency)
     record_invoice_event(
         session,

@@ -28,10 +28,7 @@ def post_payment(
     invoice = get_invoice(session, organisation_id=org_id(organisation), external_id=external_id)
     payment, created = record_payment(session, invoice=invoice, data=data, now=now, actor="api")
     response.status_code = 201 if created else 200
-    if created:
-        # A thank-you may be queued. Commit now so the task that sends it after this response
-        # sees it (the session dependency's own commit may run after background tasks).
-        session.commit()
+    if created:  # a thank-you may be queued; it is sent after this response, not inside it
         background.add_task(runtime.send_notices_blocking)
     fresh = get_invoice(session, organisation_id=org_id(organisation), external_id=external_id)
     return PaymentOut(

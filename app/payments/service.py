@@ -7,29 +7,15 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from app import money
-from app.dunning.models import SendLog
 from app.dunning.plans import refresh_next_action
 from app.errors import Conflict, Unprocessable
 from app.invoices.locking import lock_invoice
 from app.invoices.models import Invoice
-from app.notices.service import queue_notice
-from app.organisations.models import Organisation
+from app.invoices.service import settle_agreements
+from app.notices.thanks import thank_for_payment
 from app.payments.models import Payment
 from app.payments.schemas import PaymentIn
-from app.promises.plans import apply_payment_to_plan
-from app.promises.service import keep_promise_if_paid
 from app.timeline.service import record_invoice_event
-
-
-def thank_for_payment(session: Session, invoice: Invoice, *, now: datetime) -> None:
-    """The optional thank-you, with a one-click rating of how the customer was treated."""
-    organisation = session.get(Organisation, invoice.organisation_id)
-    reminded = session.exec(
-        select(SendLog.id).where(SendLog.invoice_id == invoice.id, SendLog.status == "sent")
-    ).first()
-    # Only customers who were chased are asked how the chasing felt.
-    if organisation is not None and organisation.thank_you_email and reminded is not None:
-        queue_notice(session, invoice, "thank_you", {}, now=now)
 
 
 def record_payment(
@@ -92,7 +78,6 @@ def record_payment(
         thank_for_payment(session, invoice, now=now)
     session.add(invoice)
     session.flush()
-    apply_payment_to_plan(session, invoice, amount_minor, now=now, actor=actor)
-    keep_promise_if_paid(session, invoice, now=now, actor=actor)
+    settle_agreements(session, invoice, amount_minor, now=now, actor=actor)
     refresh_next_action(session, invoice, now)
     return payment, True

@@ -64,3 +64,13 @@ def add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     raise ValueError("unreachable")
+
+
+def next_step_only(policy: Policy, sent_steps: set[str]) -> Policy:
+    """After a broken promise or plan the ladder resumes at its next unsent step, whatever
+    else fell due meanwhile, so the customer hears "we had agreed" before anything firmer."""
+    positions = [p for p in (policy.position(key) for key in sent_steps) if p is not None]
+    start = max(positions) + 1 if positions else 0
+    if start >= len(policy.steps):
+        return policy
+    return replace(policy, steps=(policy.steps[start],))

@@ -12,6 +12,8 @@ import secrets
 
 from fastapi import Request, Response
 
+from app.security import same_secret
+
 COOKIE = "politely_csrf"
 FIELD = "csrf_token"
 
@@ -45,4 +47,4 @@ def is_valid(secret: str, request: Request, submitted: str | None, link_token: s
     cookie_value = request.cookies.get(COOKIE)
     if not cookie_value or not submitted:
         return False
-    return hmac.compare_digest(submitted, form_token(secret, cookie_value, link_token))
+    return same_secret(submitted, form_token(secret, cookie_value, link_token))

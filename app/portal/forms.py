@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+
 from app import money, validation
+from app.mail.context import normalise_locale
 
 
 class FormErrors(Exception):
@@ -18,9 +23,10 @@ class FormErrors(Exception):
 class Form:
     """Collects every error of a form before refusing it, so the customer fixes all at once."""
 
-    def __init__(self, data: Mapping[str, Any]):
+    def __init__(self, data: Mapping[str, Any], locale: str = "en"):
         self.data = {k: v for k, v in data.items() if isinstance(v, str)}
         self.errors: dict[str, str] = {}
+        self.locale = normalise_locale(locale)
 
     def text(self, name: str, *, required: bool = True, max_length: int = 5000) -> str:
         value = self.data.get(name, "").strip()
@@ -44,21 +50,26 @@ class Form:
             return None
 
     def amount(self, name: str, currency: str, *, required: bool = True) -> int | None:
-        value = self.data.get(name, "").strip().replace(",", "")
+        """Read as the customer writes numbers: "250,50" is 250.50 in German, an error in
+        English (where the comma groups thousands), never silently 25050."""
+        value = self.data.get(name, "").strip()
         if not value and not required:
             return None
+        example = format_decimal(Decimal("250.50"), format="#,##0.00", locale=self.locale)
         try:
-            minor = money.to_minor(value, currency)
-            if minor <= 0:
+            if len(value) > 24 or not re.fullmatch(r"[\d.,\s\u00a0\u202f']+", value):
+                raise ValueError
+            minor = money.to_minor(parse_decimal(value, locale=self.locale, strict=True), currency)
+            if not 0 < minor < 10**17:
                 raise ValueError
             return minor
-        except ValueError:
-            self.errors[name] = "Please enter an amount, for example 250.00."
+        except (ValueError, NumberFormatError, ArithmeticError):
+            self.errors[name] = f"Please enter an amount, for example {example}."
             return None
 
     def number(self, name: str, *, low: int, high: int) -> int | None:
         value = self.data.get(name, "").strip()
-        if value.isdigit() and low <= int(value) <= high:
+        if value.isascii() and value.isdecimal() and low <= int(value) <= high:
             return int(value)
         self.errors[name] = f"Please choose a number from {low} to {high}."
         return None

@@ -3,6 +3,7 @@ customer's locale, and the CSRF cookie set on every page that has a form."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.disputes.models import DISPUTE_REASONS
-from app.mail.context import format_money, normalise_locale
+from app.mail.context import format_money, normalise_locale, safe_brand_colour
 from app.portal import csrf
 from app.settings import Settings
 
@@ -47,10 +48,12 @@ def render(
         "day": lambda value: format_date(value, format="long", locale=locale),
         "iso": lambda value: value.isoformat() if isinstance(value, date) else "",
         "dispute_reasons": DISPUTE_REASONS,
+        # A one-time token per rendered form: the second post of the same form does nothing.
+        "nonce": lambda: secrets.token_urlsafe(16),
         "errors": {},
         "values": {},
-        "brand_colour": "#2f5d8a",
         **context,
+        "brand_colour": safe_brand_colour(context.get("brand_colour")),
     }
     response = HTMLResponse(_env.get_template(name).render(values), status_code=status)
     if link_token:

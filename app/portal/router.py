@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from app.customers.optout import opt_out
@@ -21,6 +23,7 @@ from app.payments.claims import claim_payment
 from app.portal import csrf
 from app.portal.access import LinkRefused, PortalAccess, open_link
 from app.portal.forms import Form, FormErrors
+from app.portal.models import FormSubmission
 from app.portal.pages import render
 from app.portal.ratings import record_rating
 from app.promises.plans import FREQUENCIES, create_plan, propose_plan
@@ -159,12 +162,18 @@ Action = Callable[[Session, PortalAccess, Invoice, Form], dict[str, Any]]
 
 
 async def _act(
-    request: Request, token: str, action_name: str, action: Action, background: BackgroundTasks
+    request: Request,
+    token: str,
+    action_name: str,
+    action: Action,
+    background: BackgroundTasks,
+    *,
+    consumes_form: bool = True,
 ) -> Response:
     data = dict(await request.form())
     runtime = _runtime(request)
     return await run_in_threadpool(
-        _act_sync, request, runtime, token, action_name, action, data, background
+        _act_sync, request, runtime, token, action_name, action, data, background, consumes_form
     )
 
 
@@ -176,6 +185,7 @@ def _act_sync(
     action: Action,
     data: dict[str, Any],
     background: BackgroundTasks,
+    consumes_form: bool,
 ) -> Response:
     values = {k: v for k, v in data.items() if isinstance(v, str) and k != csrf.FIELD}
     with session_scope(runtime.engine) as session:
@@ -197,8 +207,14 @@ def _act_sync(
         with session_scope(runtime.engine) as session:
             access = open_link(session, runtime.settings.secret_key, token, purpose="portal")
             invoice = access.invoice_by_external_id(session, values.get("invoice"))
-            form = Form(data)
-            outcome = action(session, access, invoice, form)
+            form = Form(data, _locale(access))
+            outcome: dict[str, Any]
+            if consumes_form and not first_submission(session, data):
+                outcome = {"template": "done.html", "duplicate": True}
+            else:
+                outcome = action(session, access, invoice, form)
+    except IntegrityError:
+        outcome = {"template": "done.html", "duplicate": True}  # the same form, twice at once
     except (FormErrors, AppError) as error:
         # Nothing was stored (the transaction rolled back); show the form again with reasons.
         if isinstance(error, FormErrors):
@@ -233,10 +249,22 @@ def _act_sync(
             organisation=access.organisation,
             customer=access.customer,
             invoice=invoice,
-            action=action_name,
+            action="duplicate" if outcome.get("duplicate") else action_name,
             brand_colour=access.organisation.brand_colour,
-            **{k: v for k, v in outcome.items() if k != "template"},
+            **{k: v for k, v in outcome.items() if k not in ("template", "duplicate")},
         )
+
+
+def first_submission(session: Session, data: dict[str, Any]) -> bool:
+    """Record the form's one-time token; False when this form was already acted on."""
+    nonce = data.get("nonce")
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= 64:
+        return True  # an old page without a token: accepted, as before
+    if session.exec(select(FormSubmission.id).where(FormSubmission.nonce == nonce)).first():
+        return False
+    session.add(FormSubmission(nonce=nonce, created_at=datetime.now(UTC)))
+    session.flush()  # two posts at once: the second fails on the unique key and rolls back
+    return True
 
 
 def _now(request: Request) -> Any:
@@ -322,7 +350,7 @@ async def plan_preview(request: Request, token: str, background: BackgroundTasks
             "first_on": first_on,
         }
 
-    return await _act(request, token, "plan", action, background)
+    return await _act(request, token, "plan", action, background, consumes_form=False)
 
 
 @router.post("/{token}/plan")
@@ -443,7 +471,8 @@ def unsubscribe(request: Request, token: str) -> Response:
 
 
 @router.get("/{token}/rate", response_class=HTMLResponse)
-def rate_page(request: Request, token: str, score: int | None = None) -> Response:
+def rate_page(request: Request, token: str, score: str | None = None) -> Response:
+    chosen = int(score) if score and score.isascii() and score.isdecimal() else None
     runtime = _runtime(request)
     with session_scope(runtime.engine) as session:
         try:
@@ -460,7 +489,7 @@ def rate_page(request: Request, token: str, score: int | None = None) -> Respons
             locale=_locale(access),
             organisation=access.organisation,
             invoice=invoice,
-            score=score if score in range(1, 6) else None,
+            score=chosen if chosen in range(1, 6) else None,
             done=False,
             brand_colour=access.organisation.brand_colour,
         )
@@ -513,3 +542,9 @@ def _rate_sync(request: Request, token: str, data: dict[str, Any]) -> Response:
             )
         record_rating(session, invoice, score=score, comment=comment, now=runtime.clock.now())
         return render(request, runtime.settings, "rate.html", score=score, done=True, **common)
+
+
+@router.get("/{token}/{action}", include_in_schema=False)
+def action_by_get(token: str, action: str) -> Response:
+    """A form address opened as a page (a bookmark, a reload): back to the invoices, unchanged."""
+    return RedirectResponse(f"/p/{token}", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -18,7 +18,9 @@ class Promise(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
-    amount_minor: int
+    amount_minor: int = Field(sa_type=BigInteger)
+    # What was due when the promise was made: kept once the balance fell by the promised amount.
+    due_at_creation_minor: int = Field(sa_type=BigInteger)
     promised_on: date
     status: str = Field(default="open", max_length=16)
     source: str = Field(default="customer", max_length=16)
@@ -47,8 +49,8 @@ class Instalment(SQLModel, table=True):
     plan_id: int = Field(foreign_key="payment_plan.id", index=True)
     number: int
     due_on: date
-    amount_minor: int
-    paid_minor: int = 0
+    amount_minor: int = Field(sa_type=BigInteger)
+    paid_minor: int = Field(default=0, sa_type=BigInteger)
 
     @property
     def outstanding_minor(self) -> int:

@@ -15,8 +15,9 @@ from app.invoices.models import Invoice
 from app.notices.service import queue_notice
 from app.planning.instalments import MIN_GAP_DAYS, add_months
 from app.planning.policy import Policy
-from app.promises.models import Instalment, PaymentPlan
+from app.promises.models import Instalment, PaymentPlan, Promise
 from app.promises.service import register_broken_promise
+from app.promises.state import AGREEABLE, has_broken_agreement
 from app.timeline.service import record_invoice_event
 
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
@@ -98,12 +99,23 @@ def create_plan(
     frequency: str,
     now: datetime,
     actor: str,
+    source: str = "customer",
 ) -> PaymentPlan:
     invoice = lock_invoice(session, invoice)
     if invoice.status != "open" or invoice.amount_due_minor <= 0:
         raise Unprocessable("this invoice has nothing left to pay", field="invoice")
     if active_plan(session, invoice) is not None:
         raise Unprocessable("this invoice already has a payment plan", field="invoice")
+    if invoice.reminder_state not in AGREEABLE:
+        raise Unprocessable(
+            "a person is handling this invoice; send us a message instead", field="invoice"
+        )
+    if source == "customer" and has_broken_agreement(session, invoice):
+        raise Unprocessable(
+            "we could not keep to an earlier arrangement for this invoice, so a person will "
+            "agree the next one with you: please send us a message instead",
+            field="invoice",
+        )
     context = InvoicePlan(session, invoice)
     proposal = propose_plan(
         amount_due_minor=invoice.amount_due_minor,
@@ -133,6 +145,11 @@ def create_plan(
                 amount_minor=item.amount_minor,
             )
         )
+    for promise in session.exec(
+        select(Promise).where(Promise.invoice_id == invoice.id, Promise.status == "open")
+    ).all():
+        promise.status, promise.resolved_at = "cancelled", now  # the plan replaces it
+        session.add(promise)
     invoice.reminder_state, invoice.hold_until, invoice.followup = "plan", None, None
     session.add(invoice)
     session.flush()
@@ -205,6 +222,10 @@ def miss_instalment_if_due(session: Session, invoice: Invoice, *, now: datetime)
     plan.status, plan.resolved_at = "broken", now
     session.add(plan)
     invoice.reminder_state, invoice.followup = "active", "promise_broken"
+    invoice.followup_data = {
+        "amount_minor": missed.outstanding_minor,
+        "date": missed.due_on.isoformat(),
+    }
     session.add(invoice)
     register_broken_promise(
         session,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -13,8 +13,8 @@ from app.errors import Unprocessable
 from app.invoices.locking import lock_invoice
 from app.invoices.models import Invoice
 from app.notices.service import queue_notice
-from app.payments.models import Payment
 from app.promises.models import Promise
+from app.promises.state import AGREEABLE, has_broken_agreement, promise_hold_end
 from app.timeline.service import record_invoice_event
 from app.worklist.service import add_item
 
@@ -39,8 +39,23 @@ def create_promise(
     plan = InvoicePlan(session, invoice)
     if invoice.status != "open" or invoice.amount_due_minor <= 0:
         raise Unprocessable("this invoice has nothing left to pay", field="invoice")
+    if invoice.reminder_state not in AGREEABLE:
+        raise Unprocessable(_NOT_NOW[invoice.reminder_state], field="invoice")
     today = plan.calendar.local_date(now)
-    latest = today + timedelta(days=plan.policy.promise_max_days)
+    earlier = open_promise(session, invoice)
+    if earlier is not None and earlier.promised_on < today:
+        # Its day has passed unpaid: that is a broken promise, not a new start.
+        _break(session, invoice, earlier, now=now)
+        earlier = None
+    if source == "customer" and has_broken_agreement(session, invoice):
+        raise Unprocessable(
+            "we could not keep to an earlier arrangement for this invoice, so a person will "
+            "agree the next one with you: please send us a message instead",
+            field="invoice",
+        )
+    # Moving an open promise never pushes the horizon past the first one's limit.
+    start = plan.calendar.local_date(earlier.created_at) if earlier else today
+    latest = start + timedelta(days=plan.policy.promise_max_days)
     if promised_on < today:
         raise Unprocessable("choose today or a later date", field="promised_on")
     if promised_on > latest:
@@ -51,9 +66,7 @@ def create_promise(
     if amount <= 0 or amount > invoice.amount_due_minor:
         due = money.to_decimal_string(invoice.amount_due_minor, invoice.currency)
         raise Unprocessable(f"enter an amount above zero and at most {due}", field="amount")
-    for earlier in session.exec(
-        select(Promise).where(Promise.invoice_id == invoice.id, Promise.status == "open")
-    ).all():
+    if earlier is not None:
         earlier.status, earlier.resolved_at = "cancelled", now
         session.add(earlier)
     assert invoice.id is not None
@@ -62,15 +75,14 @@ def create_promise(
         invoice_id=invoice.id,
         customer_id=invoice.customer_id,
         amount_minor=amount,
+        due_at_creation_minor=invoice.amount_due_minor,
         promised_on=promised_on,
         source=source,
         created_at=now,
     )
     session.add(promise)
     invoice.reminder_state = "promised"
-    # Held until the grace days after the promised day have fully passed, customer's time.
-    end = promised_on + timedelta(days=plan.policy.promise_grace_days + 1)
-    invoice.hold_until = datetime.combine(end, time(0), tzinfo=plan.timezone)
+    invoice.hold_until = promise_hold_end(promise, plan.policy.promise_grace_days, plan.timezone)
     invoice.followup = None
     session.add(invoice)
     session.flush()
@@ -103,21 +115,22 @@ def create_promise(
     return promise
 
 
-def paid_since(session: Session, invoice: Invoice, since: datetime) -> int:
-    statement = select(Payment.amount_minor).where(
-        Payment.invoice_id == invoice.id, col(Payment.created_at) >= since
-    )
-    return sum(session.exec(statement).all())
+_NOT_NOW = {
+    "plan": "this invoice already has a payment plan; send us a message to change it",
+    "disputed": "this invoice is being looked into by a person, who will get back to you",
+    "escalated": "this invoice is with our collections team; send us a message instead",
+    "opted_out": "send us a message and a person will agree this with you",
+}
 
 
 def keep_promise_if_paid(session: Session, invoice: Invoice, *, now: datetime, actor: str) -> None:
-    """After a payment: the promise is kept once its amount has arrived (or nothing is due)."""
+    """After the balance went down (a payment here or in the invoicing system): the promise
+    is kept once the promised amount has arrived, or nothing is left to pay."""
     promise = open_promise(session, invoice)
     if promise is None:
         return
-    if invoice.amount_due_minor > 0 and paid_since(session, invoice, promise.created_at) < (
-        promise.amount_minor
-    ):
+    target = promise.due_at_creation_minor - promise.amount_minor
+    if invoice.amount_due_minor > 0 and invoice.amount_due_minor > target:
         return
     promise.status, promise.resolved_at = "kept", now
     session.add(promise)
@@ -143,12 +156,21 @@ def break_promise_if_due(session: Session, invoice: Invoice, *, now: datetime) -
         return False
     promise = open_promise(session, invoice)
     invoice.reminder_state, invoice.hold_until = "active", None
-    invoice.followup = "promise_broken"
     session.add(invoice)
-    if promise is None:
-        return True
+    if promise is not None:
+        _break(session, invoice, promise, now=now)
+    return True
+
+
+def _break(session: Session, invoice: Invoice, promise: Promise, *, now: datetime) -> None:
     promise.status, promise.resolved_at = "broken", now
     session.add(promise)
+    invoice.followup = "promise_broken"
+    invoice.followup_data = {
+        "amount_minor": promise.amount_minor,
+        "date": promise.promised_on.isoformat(),
+    }
+    session.add(invoice)
     register_broken_promise(
         session,
         invoice,
@@ -159,7 +181,6 @@ def break_promise_if_due(session: Session, invoice: Invoice, *, now: datetime) -
         },
         reason=f"Promise to pay invoice {invoice.number} by {promise.promised_on} was broken.",
     )
-    return True
 
 
 def register_broken_promise(

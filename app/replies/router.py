@@ -4,7 +4,6 @@ organisation by its API key, its inbound secret, or Mailgun's signature."""
 from __future__ import annotations
 
 import base64
-import hmac
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ from app.replies.inbound import (
 )
 from app.replies.inbound_service import handle_inbound
 from app.runtime import Runtime
+from app.security import same_secret
 
 router = APIRouter(prefix="/inbound", tags=["inbound email"])
 MAX_BYTES = 10 * 1024 * 1024
@@ -52,22 +52,33 @@ async def inbound_email(org: str, request: Request, provider: str | None = None)
     provider's webhook (`?provider=mailgun|sendgrid|postmark`, detected when left out).
     The inbound secret goes in `?secret=`, the `X-Politely-Inbound-Secret` header, or as the
     password of HTTP Basic auth (for providers that only take a URL)."""
-    if int(request.headers.get("content-length") or 0) > MAX_BYTES:
+    length = request.headers.get("content-length", "")
+    if not length.isdecimal():
+        raise HTTPException(411, "send a Content-Length")
+    if int(length) > MAX_BYTES:
         raise HTTPException(413, "inbound email larger than 10 MB")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_form = content_type in ("multipart/form-data", "application/x-www-form-urlencoded")
     provider = provider or _detect(content_type)
-    if provider not in (*PROVIDERS, "form"):
-        raise HTTPException(422, f"provider must be one of {', '.join(PROVIDERS)}")
+    if (
+        provider not in (*PROVIDERS, "form")
+        or (provider == "postmark" and is_form)
+        or (provider in ("mailgun", "sendgrid") and not is_form)
+    ):
+        raise HTTPException(
+            422,
+            f"provider must be one of {', '.join(PROVIDERS)}, with the body that provider sends",
+        )
+    runtime: Runtime = request.app.state.runtime
+    # Who is calling is settled before the body is read: strangers cannot make us buffer it.
+    trusted = await run_in_threadpool(_caller_is_trusted, runtime, org, request, is_form)
     payload: Any
-    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form(max_part_size=MAX_BYTES)
+    if is_form:
+        form = await request.form(max_files=20, max_fields=100, max_part_size=MAX_BYTES)
         payload = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     else:
         payload = await request.body()
-        if len(payload) > MAX_BYTES:
-            raise HTTPException(413, "inbound email larger than 10 MB")
-    runtime: Runtime = request.app.state.runtime
-    return await run_in_threadpool(_handle, runtime, org, request, provider, payload)
+    return await run_in_threadpool(_handle, runtime, org, provider, payload, trusted)
 
 
 def _detect(content_type: str) -> str:
@@ -78,28 +89,58 @@ def _detect(content_type: str) -> str:
     return "mime"
 
 
-def _handle(
-    runtime: Runtime, org: str, request: Request, provider: str, payload: Any
-) -> InboundOut:
+def _organisation(session: Any, slug: str) -> Organisation:
+    try:
+        return get_organisation_by_slug(session, slug)
+    except NotFound:
+        raise HTTPException(404, "not found") from None
+
+
+def _caller_is_trusted(runtime: Runtime, org: str, request: Request, is_form: bool) -> bool:
+    """True for the API key or the inbound secret; False when only a Mailgun signature in
+    the form can tell; anything else is refused here."""
     with session_scope(runtime.engine) as session:
-        try:
-            organisation = get_organisation_by_slug(session, org)
-        except NotFound:
-            raise HTTPException(404, "not found") from None
+        organisation = _organisation(session, org)
+        secret = inbound_secret_of(session, organisation)
+        presented = [
+            request.query_params.get("secret"),
+            request.headers.get("x-politely-inbound-secret"),
+            _basic_password(request),
+        ]
+        if any(same_secret(value, secret) for value in presented if value):
+            return True
+        authorization = request.headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            key_org = organisation_for_key(session, authorization[7:].strip())
+            if key_org is not None and key_org.id == organisation.id:
+                return True
+        if is_form and organisation.mailgun_signing_key:
+            return False
+    raise HTTPException(401, "send the API key, the inbound secret or a valid signature")
+
+
+def _handle(runtime: Runtime, org: str, provider: str, payload: Any, trusted: bool) -> InboundOut:
+    with session_scope(runtime.engine) as session:
+        organisation = _organisation(session, org)
         if provider == "form":
             provider = "mailgun" if "signature" in payload and "token" in payload else "sendgrid"
-        _authenticate(session, organisation, request, provider, payload)
+        if not trusted and not _mailgun_signed(organisation, provider, payload):
+            raise HTTPException(401, "send the API key, the inbound secret or a valid signature")
         try:
             email = _parse(provider, payload)
         except InboundFormatError as error:
             raise HTTPException(422, f"not a {provider} payload: {error}") from None
         assert organisation.id is not None
+        evidence = (
+            payload.decode("latin-1") if isinstance(payload, bytes) else "\n".join(payload.values())
+        )
         result = handle_inbound(
             session,
             email,
             organisation_id=organisation.id,
             secret=runtime.settings.secret_key,
             now=runtime.clock.now(),
+            evidence=evidence,
         )
         return InboundOut(
             result=result.result,
@@ -109,6 +150,19 @@ def _handle(
             invoice=result.invoice,
             bounced=list(result.bounced),
         )
+
+
+def _mailgun_signed(organisation: Organisation, provider: str, payload: Any) -> bool:
+    if provider != "mailgun" or not organisation.mailgun_signing_key:
+        return False
+    # Mailgun's own signature; its time window is checked against the real clock.
+    return verify_mailgun_signature(
+        signing_key=organisation.mailgun_signing_key,
+        timestamp=str(payload.get("timestamp", "")),
+        token=str(payload.get("token", "")),
+        signature=str(payload.get("signature", "")),
+        now=time.time(),
+    )
 
 
 def _parse(provider: str, payload: Any) -> InboundEmail:
@@ -125,35 +179,6 @@ def _parse(provider: str, payload: Any) -> InboundEmail:
     except (ValueError, UnicodeDecodeError):
         raise InboundFormatError("the body is not JSON") from None
     return parse_postmark(document)
-
-
-def _authenticate(
-    session: Any, organisation: Organisation, request: Request, provider: str, payload: Any
-) -> None:
-    secret = inbound_secret_of(session, organisation)
-    presented = [
-        request.query_params.get("secret"),
-        request.headers.get("x-politely-inbound-secret"),
-        _basic_password(request),
-    ]
-    if any(value and hmac.compare_digest(value, secret) for value in presented):
-        return
-    authorization = request.headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        key_org = organisation_for_key(session, authorization[7:].strip())
-        if key_org is not None and key_org.id == organisation.id:
-            return
-    if provider == "mailgun" and organisation.mailgun_signing_key and isinstance(payload, dict):
-        # Mailgun's own signature; its time window is checked against the real clock.
-        if verify_mailgun_signature(
-            signing_key=organisation.mailgun_signing_key,
-            timestamp=str(payload.get("timestamp", "")),
-            token=str(payload.get("token", "")),
-            signature=str(payload.get("signature", "")),
-            now=time.time(),
-        ):
-            return
-    raise HTTPException(401, "send the API key, the inbound secret or a valid signature")
 
 
 def _basic_password(request: Request) -> str | None:

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
+import app.runtime as runtime_module
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import Api, api_key_for, free_port
@@ -78,6 +79,19 @@ def live(db: Engine, settings: Settings) -> Iterator[LiveServer]:
         yield LiveServer(base_url, api)
     server.should_exit = True
     thread.join(10)
+    # Background work after a response (confirmation emails) ends before the next test.
+    with runtime_module._pass_lock:
+        pass
+
+
+def eventually(check: Any, timeout: float = 10.0) -> Any:
+    """The live server sends confirmations after its response: wait for them, briefly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -124,7 +124,8 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.Column("invoice_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("due_at_creation_minor", sa.BigInteger(), nullable=False),
         sa.Column("promised_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
@@ -224,8 +225,8 @@ def upgrade() -> None:
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
-        sa.Column("amount_minor", sa.Integer(), nullable=False),
-        sa.Column("paid_minor", sa.Integer(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("paid_minor", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisation.id"],
@@ -250,6 +251,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("invoice", schema=None) as batch_op:
         batch_op.add_column(sa.Column("followup", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("followup_data", sa.JSON(), nullable=True))
 
     with op.batch_alter_table("organisation", schema=None) as batch_op:
         batch_op.add_column(
@@ -270,6 +272,7 @@ def downgrade() -> None:
         batch_op.drop_column("payment_instructions")
 
     with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.drop_column("followup_data")
         batch_op.drop_column("followup")
 
     with op.batch_alter_table("customer", schema=None) as batch_op:

@@ -15,6 +15,16 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "form_submission",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("form_submission", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_form_submission_nonce"), ["nonce"], unique=True)
+
+    op.create_table(
         "sent_message",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
@@ -94,6 +104,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("form_submission", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_form_submission_nonce"))
+    op.drop_table("form_submission")
     with op.batch_alter_table("worklist_item", schema=None) as batch_op:
         # WARNING: constraint name is None; this directive will fail as
         # rendered.  Add a name, or use a naming convention; see

@@ -1,0 +1,1 @@
+"""Collection analytics: pure metric formulas (metrics) and the queries that feed them (queries)."""
