@@ -138,19 +138,19 @@ def _serve(args: argparse.Namespace) -> int:
         from app.demo import add_demo_data
 
         add_demo_data(args.host, args.port)
-    app = create_app(run_scheduler=not args.no_scheduler)
+    app = create_app(run_scheduler=not args.no_scheduler, run_background=True)
     # One web process: the scheduler must not start once per web worker.
     uvicorn.run(app, host=args.host, port=args.port, workers=1)
     return 0
 
 
 def _worker(_: argparse.Namespace) -> int:
-    from app.dunning.scheduler import start_scheduler
+    from app.background import start_background
 
     migrate()
 
     async def run() -> None:
-        scheduler = start_scheduler(_runtime())
+        scheduler = start_background(_runtime(), dunning=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

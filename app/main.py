@@ -24,22 +24,28 @@ from app.settings import Settings, get_settings
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, run_scheduler: bool = False
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    run_scheduler: bool = False,
+    run_background: bool = False,
 ) -> FastAPI:
+    """`run_background`: start the background jobs (webhook deliveries, and the dunning
+    clock when `run_scheduler`); tests leave it off and drive the work themselves."""
     settings = settings or get_settings()
     policies_from(settings.config)  # a broken policy file stops start-up here, with its message
     runtime = Runtime(settings=settings, engine=engine or get_engine())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = None
-        if run_scheduler:
-            from app.dunning.scheduler import start_scheduler
+        background = None
+        if run_background:
+            from app.background import start_background
 
-            scheduler = start_scheduler(runtime)
+            background = start_background(runtime, dunning=run_scheduler)
         yield
-        if scheduler is not None:
-            scheduler.shutdown(wait=True)
+        if background is not None:
+            background.shutdown(wait=True)
 
     app = FastAPI(
         title="Politely",

@@ -4,6 +4,7 @@ from app.clock import TestClockState
 from app.customers.models import Contact, Customer
 from app.disputes.models import Dispute
 from app.dunning.models import SendLog, SentMessage
+from app.idempotency.models import IdempotentRequest
 from app.invoices.models import Invoice
 from app.notices.models import Notice, Rating
 from app.organisations.models import ApiKey, Organisation
@@ -14,12 +15,14 @@ from app.replies.models import Reply
 from app.templates_store.models import TemplateVersion
 from app.timeline.models import Event
 from app.users.models import User
+from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookReceipt
 from app.worklist.models import WorklistItem
 
 __all__ = [
     "ApiKey",
     "Contact",
     "Customer",
+    "DeliveryAttempt",
     "Dispute",
     "Instalment",
     "Notice",
@@ -28,6 +31,7 @@ __all__ = [
     "Rating",
     "Reply",
     "Event",
+    "IdempotentRequest",
     "FormSubmission",
     "Invoice",
     "Organisation",
@@ -37,5 +41,8 @@ __all__ = [
     "TemplateVersion",
     "TestClockState",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookReceipt",
     "WorklistItem",
 ]

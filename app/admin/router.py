@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.admin import dashboard, invoices, outbox, templates_editor, worklist
+from app.admin import dashboard, invoices, outbox, settings, templates_editor, webhooks, worklist
 from app.admin.auth import AdminDep, check_csrf, clear_session, runtime_of, set_session
 from app.admin.pages import render
 from app.db import session_scope
@@ -20,7 +20,7 @@ from app.security import same_secret
 from app.users.service import authenticate, end_sessions
 
 router = APIRouter(include_in_schema=False)
-for area in (dashboard, invoices, outbox, templates_editor, worklist):
+for area in (dashboard, invoices, outbox, settings, templates_editor, webhooks, worklist):
     router.include_router(area.router)
 LOGIN_COOKIE = "politely_login"
 

@@ -12,8 +12,11 @@ from app.clock import DatabaseTestClock
 from app.customers.router import router as customers_router
 from app.dunning.router import router as scheduler_router
 from app.invoices.router import router as invoices_router
+from app.organisations.router import router as organisation_router
 from app.payments.router import router as payments_router
 from app.replies.router import router as inbound_router
+from app.webhooks.endpoints_router import router as endpoints_router
+from app.webhooks.inbound_router import router as webhooks_in_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(customers_router)
@@ -21,6 +24,9 @@ api_router.include_router(invoices_router)
 api_router.include_router(payments_router)
 api_router.include_router(scheduler_router)
 api_router.include_router(inbound_router)
+api_router.include_router(webhooks_in_router)
+api_router.include_router(endpoints_router)
+api_router.include_router(organisation_router)
 
 
 class OrganisationOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -31,7 +32,11 @@ def create_organisation(session: Session, *, slug: str, name: str | None = None)
     if session.exec(select(Organisation).where(Organisation.slug == slug)).first():
         raise Conflict(f"organisation {slug!r} already exists", field="slug")
     organisation = Organisation(
-        slug=slug, name=name or slug, created_at=_real_now(), inbound_secret=new_secret()
+        slug=slug,
+        name=name or slug,
+        created_at=_real_now(),
+        inbound_secret=new_secret(),
+        payments_webhook_secret=new_webhook_secret(),
     )
     session.add(organisation)
     session.flush()
@@ -40,6 +45,11 @@ def create_organisation(session: Session, *, slug: str, name: str | None = None)
 
 def new_secret() -> str:
     return "in_" + secrets.token_urlsafe(24)
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: "whsec_" and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def inbound_secret_of(session: Session, organisation: Organisation) -> str:

@@ -1,0 +1,1 @@
+"""Idempotency-Key: a repeated POST with the same key gets the first answer again."""

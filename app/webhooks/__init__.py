@@ -1,0 +1,1 @@
+"""Webhooks: signed payment events in, signed timeline events out."""
