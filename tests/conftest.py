@@ -288,3 +288,16 @@ def invoice_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def all_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route, including those of included routers (which this
+    FastAPI keeps behind a wrapper rather than copying into app.routes)."""
+    found: list[tuple[str, str]] = []
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        entries = contexts() if callable(contexts) else [route]
+        for entry in entries:
+            for method in getattr(entry, "methods", None) or ():
+                found.append((method, entry.path))
+    return sorted(set(found))
