@@ -95,6 +95,18 @@ def escalation_day(policy: Policy, calendar: SendingCalendar, invoice: Invoice) 
     return calendar.next_sending_day(invoice.due_on + timedelta(days=step.offset_days))
 
 
+def invoice_line(invoice: Invoice, links: LinkMaker) -> InvoiceLine:
+    """An invoice as every email shows it, with its signed pay link."""
+    return InvoiceLine(
+        number=invoice.number,
+        currency=invoice.currency,
+        amount_total_minor=invoice.amount_total_minor,
+        amount_due_minor=invoice.amount_due_minor,
+        due_on=invoice.due_on,
+        pay_link=links.url("pay", invoice.id, "/pay"),
+    )
+
+
 def build_reminder(
     *,
     settings: Settings,
@@ -116,17 +128,7 @@ def build_reminder(
     links = LinkMaker(settings, organisation, customer)
     primary = items[0][0]
     assert primary.id is not None
-    lines = [
-        InvoiceLine(
-            number=invoice.number,
-            currency=invoice.currency,
-            amount_total_minor=invoice.amount_total_minor,
-            amount_due_minor=invoice.amount_due_minor,
-            due_on=invoice.due_on,
-            pay_link=links.url("pay", invoice.id, "/pay"),
-        )
-        for invoice, _ in items
-    ]
+    lines = [invoice_line(invoice, links) for invoice, _ in items]
     locale = customer.locale or organisation.default_locale or "en"
     unsubscribe = links.url("unsubscribe", None, "/unsubscribe")
     facts = ReminderFacts(

@@ -13,12 +13,12 @@ from sqlmodel import Session, col, select
 from app.customers.models import Customer
 from app.disputes.models import DISPUTE_REASONS, Dispute
 from app.dunning.extras import format_day, plan_extra
-from app.dunning.messages import LinkMaker, escalation_day, sender_for
+from app.dunning.messages import LinkMaker, escalation_day, invoice_line, sender_for
 from app.dunning.plans import InvoicePlan
 from app.errors import NotFound
 from app.invoices.models import Invoice
 from app.mail.compose import compose_reminder, make_message_id
-from app.mail.context import InvoiceLine, ReminderFacts, build_reminder_context, format_money
+from app.mail.context import ReminderFacts, build_reminder_context, format_money
 from app.mail.render import RenderedEmail, clean_subject, sample_context
 from app.organisations.models import Organisation
 from app.promises.models import Instalment, PaymentPlan, Promise
@@ -178,16 +178,7 @@ def invoice_preview(
         locale=locale,
         step_key=step,
         tone=tone,
-        invoices=[
-            InvoiceLine(
-                number=invoice.number,
-                currency=invoice.currency,
-                amount_total_minor=invoice.amount_total_minor,
-                amount_due_minor=invoice.amount_due_minor,
-                due_on=invoice.due_on,
-                pay_link=links.url("pay", invoice.id, "/pay"),
-            )
-        ],
+        invoices=[invoice_line(invoice, links)],
         today=today,
         reply_link=links.url("portal", invoice.id),
         unsubscribe_link=links.url("unsubscribe", None, "/unsubscribe"),

@@ -15,10 +15,10 @@ from app.disputes.models import DISPUTE_REASONS
 from app.dunning import repository
 from app.dunning.delivery import keep_sent_message
 from app.dunning.extras import format_day, plan_extra
-from app.dunning.messages import LinkMaker, sender_for
+from app.dunning.messages import LinkMaker, invoice_line, sender_for
 from app.invoices.models import Invoice
 from app.mail.compose import compose_reminder, make_message_id
-from app.mail.context import InvoiceLine, ReminderFacts, build_reminder_context, format_money
+from app.mail.context import ReminderFacts, build_reminder_context, format_money
 from app.mail.transport import OutcomeUnknown, PermanentFailure, TemporaryFailure
 from app.notices.models import Notice
 from app.organisations.models import Organisation
@@ -147,16 +147,7 @@ def _compose(
         locale=locale,
         step_key=notice.kind,
         tone="friendly",
-        invoices=[
-            InvoiceLine(
-                number=invoice.number,
-                currency=invoice.currency,
-                amount_total_minor=invoice.amount_total_minor,
-                amount_due_minor=invoice.amount_due_minor,
-                due_on=invoice.due_on,
-                pay_link=links.url("pay", invoice.id, "/pay"),
-            )
-        ],
+        invoices=[invoice_line(invoice, links)],
         today=plan.calendar.local_date(now),
         reply_link=links.url("portal", invoice.id),
         unsubscribe_link=unsubscribe,
