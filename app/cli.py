@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from app.db import get_engine, migrate, session_scope
 from app.organisations.service import create_api_key, create_organisation, get_organisation_by_slug
@@ -61,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     keys_create.add_argument("--org", required=True)
     keys_create.add_argument("--name", required=True)
     keys_create.set_defaults(handler=_keys_create)
+    keys_list = keys.add_parser("list", help="list an organisation's API keys")
+    keys_list.add_argument("--org", required=True)
+    keys_list.set_defaults(handler=_keys_list)
+    keys_revoke = keys.add_parser(
+        "revoke", help="revoke an API key by the prefix `keys list` shows"
+    )
+    keys_revoke.add_argument("--org", required=True)
+    keys_revoke.add_argument("--prefix", required=True)
+    keys_revoke.set_defaults(handler=_keys_revoke)
     users = commands.add_parser("users", help="admin users").add_subparsers(required=True)
     users_create = users.add_parser(
         "create", help="create an admin user; the password is read from standard input"
@@ -68,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     users_create.add_argument("--org", required=True)
     users_create.add_argument("--email", required=True)
     users_create.set_defaults(handler=_users_create)
+
+    imports = commands.add_parser("import", help="bulk import").add_subparsers(required=True)
+    import_invoices = imports.add_parser(
+        "invoices", help="import customers and invoices from a CSV file (see README)"
+    )
+    import_invoices.add_argument("file", metavar="FILE.csv")
+    import_invoices.add_argument("--org", required=True)
+    import_invoices.set_defaults(handler=_import_invoices)
     return parser
 
 
@@ -110,6 +128,79 @@ def _keys_create(args: argparse.Namespace) -> int:
         print(f"API key {row.name!r} for {organisation.slug} (shown once, keep it safe):")
         print(key)
     return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from app.organisations.service import list_api_keys
+
+    migrate()
+    with session_scope() as session:
+        organisation = get_organisation_by_slug(session, args.org)
+        assert organisation.id is not None
+        keys = list_api_keys(session, organisation_id=organisation.id)
+    print(f"{'PREFIX':<12} {'CREATED':<17} {'REVOKED':<17} NAME")
+    for key in keys:
+        revoked = f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-"
+        print(f"{key.prefix:<12} {key.created_at:%Y-%m-%d %H:%M} {revoked:<17} {key.name}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from app.organisations.service import revoke_api_keys
+
+    migrate()
+    with session_scope() as session:
+        organisation = get_organisation_by_slug(session, args.org)
+        assert organisation.id is not None
+        keys = revoke_api_keys(session, organisation_id=organisation.id, prefix=args.prefix)
+        for key in keys:
+            print(f"revoked API key {key.prefix} ({key.name}) of {organisation.slug}")
+    return 0
+
+
+def _import_invoices(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.importing.service import import_invoices
+
+    migrate()
+    runtime = _runtime()
+    report = import_invoices(
+        runtime.engine,
+        path=Path(args.file),
+        organisation=args.org,
+        now=runtime.clock.now(),
+        progress=_progress_line(),
+    )
+    print(
+        f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+    )
+    for rejection in report.rejected:
+        which = f" (invoice {rejection.invoice})" if rejection.invoice else ""
+        print(f"line {rejection.line}{which}: {'; '.join(rejection.reasons)}")
+    return 1 if report.rejected else 0
+
+
+def _progress_line() -> Callable[[int, int], None]:
+    """A one-line progress bar on stderr, redrawn with a carriage return at most 10 times a
+    second, so a redirected stderr gets a few lines rather than thousands."""
+    import time
+
+    last = 0.0
+
+    def show(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done < total and now - last < 0.1:
+            return
+        last = now
+        filled = 30 * done // max(total, 1)
+        bar = "#" * filled + "." * (30 - filled)
+        end = "\n" if done >= total else ""
+        print(f"\rimporting [{bar}] {done}/{total} rows", end=end, file=sys.stderr, flush=True)
+
+    return show
 
 
 def _runtime() -> Runtime:

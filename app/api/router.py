@@ -29,22 +29,6 @@ api_router.include_router(endpoints_router)
 api_router.include_router(organisation_router)
 
 
-class OrganisationOut(BaseModel):
-    slug: str
-    name: str
-    from_name: str | None
-    from_address: str | None
-    default_locale: str
-    default_timezone: str
-    default_currency: str
-    inbound_secret: str | None
-
-
-@api_router.get("/organisation", response_model=OrganisationOut, tags=["organisation"])
-def read_organisation(organisation: CurrentOrg) -> OrganisationOut:
-    return OrganisationOut.model_validate(organisation, from_attributes=True)
-
-
 class TestClockIn(BaseModel):
     now: datetime
 

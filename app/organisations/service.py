@@ -1,4 +1,4 @@
-"""Creating organisations and API keys, and resolving a presented key to its organisation."""
+"""Organisations, their settings and API keys; resolving a presented key to its organisation."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound, Unprocessable
 from app.organisations.models import ApiKey, Organisation
+from app.organisations.schemas import WRITE_ONLY, OrganisationOut, OrganisationPatch, SecretStatus
+from app.timeline.service import record_event
 
 DEFAULT_SLUG = "default"
 KEY_PREFIX = "pk_"
@@ -105,3 +107,97 @@ def organisation_for_key(session: Session, key: str) -> Organisation | None:
         if hmac.compare_digest(candidate.key_hash, digest):
             return session.get(Organisation, candidate.organisation_id)
     return None
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def _status(secret: str | None) -> SecretStatus:
+    return SecretStatus(set=bool(secret), last4=secret[-4:] if secret else None)
+
+
+def organisation_out(session: Session, organisation: Organisation) -> OrganisationOut:
+    """Organisations created before a secret existed get it here, so it can be configured."""
+    inbound_secret_of(session, organisation)
+    if not organisation.payments_webhook_secret:
+        organisation.payments_webhook_secret = new_webhook_secret()
+        session.add(organisation)
+        session.flush()
+    values = organisation.model_dump(exclude=set(WRITE_ONLY))
+    return OrganisationOut(
+        **values,
+        stripe_webhook_secret=_status(organisation.stripe_webhook_secret),
+        mailgun_signing_key=_status(organisation.mailgun_signing_key),
+    )
+
+
+def update_organisation(
+    session: Session,
+    organisation: Organisation,
+    patch: OrganisationPatch,
+    *,
+    now: datetime,
+    actor: str,
+) -> list[str]:
+    """Apply the sent fields and rotations; returns the names of what changed."""
+    changed = [
+        name for name, value in patch.changes().items() if getattr(organisation, name) != value
+    ]
+    for name in changed:
+        setattr(organisation, name, getattr(patch, name))
+    for name in dict.fromkeys(patch.rotate):
+        fresh = new_webhook_secret() if name == "payments_webhook_secret" else new_secret()
+        setattr(organisation, name, fresh)
+        changed.append(name)
+    if not changed:
+        return changed
+    session.add(organisation)
+    session.flush()
+    assert organisation.id is not None
+    # Names only: secret values never go on the timeline or out through webhooks.
+    record_event(
+        session,
+        organisation_id=organisation.id,
+        kind="organisation.updated",
+        at=now,
+        actor=actor,
+        data={"fields": changed},
+    )
+    return changed
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+def list_api_keys(session: Session, *, organisation_id: int) -> list[ApiKey]:
+    statement = (
+        select(ApiKey)
+        .where(ApiKey.organisation_id == organisation_id)
+        .order_by(col(ApiKey.created_at), col(ApiKey.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def revoke_api_keys(session: Session, *, organisation_id: int, prefix: str) -> list[ApiKey]:
+    """Revokes this organisation's keys with that prefix; NotFound if it has none."""
+    keys = [key for key in list_api_keys(session, organisation_id=organisation_id)]
+    matching = [key for key in keys if key.prefix == prefix]
+    if not matching:
+        raise NotFound(f"no API key with prefix {prefix!r} in this organisation", field="prefix")
+    for key in matching:
+        if key.revoked_at is None:
+            key.revoked_at = _real_now()
+            session.add(key)
+    session.flush()
+    return matching
+
+
+def revoke_api_key_by_id(session: Session, *, organisation_id: int, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.organisation_id != organisation_id:
+        raise NotFound("no such API key")
+    if key.revoked_at is None:
+        key.revoked_at = _real_now()
+        session.add(key)
+        session.flush()
+    return key

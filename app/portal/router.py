@@ -27,7 +27,7 @@ from app.portal.models import FormSubmission
 from app.portal.pages import render
 from app.portal.ratings import record_rating
 from app.promises.plans import FREQUENCIES, create_plan, propose_plan
-from app.promises.service import create_promise
+from app.promises.service import break_passed_promise, create_promise
 from app.replies.service import record_reply
 from app.runtime import Runtime
 from app.timeline.service import record_invoice_event
@@ -159,6 +159,9 @@ def pay(request: Request, token: str) -> Response:
 # --- actions --------------------------------------------------------------------------------
 
 Action = Callable[[Session, PortalAccess, Invoice, Form], dict[str, Any]]
+# Settles what is already true before the action, in its own transaction: kept even when
+# the action is then refused.
+Settle = Callable[[Session, Invoice], Any]
 
 
 async def _act(
@@ -169,11 +172,21 @@ async def _act(
     background: BackgroundTasks,
     *,
     consumes_form: bool = True,
+    settle: Settle | None = None,
 ) -> Response:
     data = dict(await request.form())
     runtime = _runtime(request)
     return await run_in_threadpool(
-        _act_sync, request, runtime, token, action_name, action, data, background, consumes_form
+        _act_sync,
+        request,
+        runtime,
+        token,
+        action_name,
+        action,
+        data,
+        background,
+        consumes_form,
+        settle,
     )
 
 
@@ -186,6 +199,7 @@ def _act_sync(
     data: dict[str, Any],
     background: BackgroundTasks,
     consumes_form: bool,
+    settle: Settle | None = None,
 ) -> Response:
     values = {k: v for k, v in data.items() if isinstance(v, str) and k != csrf.FIELD}
     with session_scope(runtime.engine) as session:
@@ -203,6 +217,8 @@ def _act_sync(
                 link_token=token,
                 token=token,
             )
+        if settle is not None:
+            settle(session, invoice)
     try:
         with session_scope(runtime.engine) as session:
             access = open_link(session, runtime.settings.secret_key, token, purpose="portal")
@@ -310,7 +326,11 @@ async def promise(request: Request, token: str, background: BackgroundTasks) -> 
         )
         return {"promised_on": made.promised_on, "amount_minor": made.amount_minor}
 
-    return await _act(request, token, "promise", action, background)
+    def settle(session: Session, invoice: Invoice) -> None:
+        # A promise whose day has passed stays broken even if the new one is refused.
+        break_passed_promise(session, invoice, now=_now(request))
+
+    return await _act(request, token, "promise", action, background, settle=settle)
 
 
 def _plan_fields(

@@ -42,11 +42,8 @@ def create_promise(
     if invoice.reminder_state not in AGREEABLE:
         raise Unprocessable(_NOT_NOW[invoice.reminder_state], field="invoice")
     today = plan.calendar.local_date(now)
+    break_passed_promise(session, invoice, now=now)
     earlier = open_promise(session, invoice)
-    if earlier is not None and earlier.promised_on < today:
-        # Its day has passed unpaid: that is a broken promise, not a new start.
-        _break(session, invoice, earlier, now=now)
-        earlier = None
     if source == "customer" and has_broken_agreement(session, invoice):
         raise Unprocessable(
             "we could not keep to an earlier arrangement for this invoice, so a person will "
@@ -113,6 +110,26 @@ def create_promise(
         now=now,
     )
     return promise
+
+
+def break_passed_promise(session: Session, invoice: Invoice, *, now: datetime) -> bool:
+    """An open promise whose day has passed unpaid is broken when a new date is asked for:
+    that is a broken promise, not a new start. The portal settles this in a transaction of
+    its own first, so refusing the new promise does not roll the record back."""
+    invoice = lock_invoice(session, invoice)
+    earlier = open_promise(session, invoice)
+    if earlier is None or invoice.status != "open" or invoice.reminder_state not in AGREEABLE:
+        return False  # a dispute or an escalation keeps its state; a person handles it
+    if earlier.promised_on >= InvoicePlan(session, invoice).calendar.local_date(now):
+        return False
+    _break(session, invoice, earlier, now=now)
+    if invoice.reminder_state == "promised":
+        # Reminders resume ("we had agreed") once the promise's grace days are over.
+        invoice.reminder_state = "active"
+    session.add(invoice)
+    session.flush()
+    refresh_next_action(session, invoice, now)
+    return True
 
 
 _NOT_NOW = {

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from app.timeline.models import Event
+from app.webhooks.outbound import fan_out
 
 
 def record_event(
@@ -33,6 +34,8 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    # Same transaction: the deliveries exist exactly when the event does.
+    fan_out(session, event)
     return event
 
 

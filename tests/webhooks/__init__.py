@@ -1,0 +1,1 @@
+"""Tests of webhooks in and out."""
