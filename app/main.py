@@ -46,6 +46,9 @@ def create_app(
         yield
         if background is not None:
             background.shutdown(wait=True)
+            from app.webhooks.runner import close_shared_client
+
+            await close_shared_client()
 
     app = FastAPI(
         title="Politely",

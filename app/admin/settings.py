@@ -112,6 +112,10 @@ def _reasons(error: ValidationError) -> dict[str, str]:
     for item in error.errors():
         name = str(item["loc"][0]) if item["loc"] else "form"
         message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "string_too_short":
+            message = "Please fill this in."
+        elif item["type"] == "string_too_long":
+            message = f"Please keep this under {item.get('ctx', {}).get('max_length')} characters."
         reasons.setdefault(name, message)
     return reasons
 

@@ -38,11 +38,7 @@ def _applies(scope: Scope) -> bool:
     if scope["type"] != "http":
         return False
     path: str = scope["path"]
-    return (
-        scope["method"] == "POST"
-        and path.startswith("/api/v1/")
-        and not path.startswith(EXEMPT)
-    )
+    return scope["method"] == "POST" and path.startswith("/api/v1/") and not path.startswith(EXEMPT)
 
 
 async def _answer(

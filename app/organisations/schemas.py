@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from app import validation
 from app.mail.compose import usable_address
@@ -55,30 +55,38 @@ def stripe_secret(value: str) -> str:
 Rotatable = Literal["payments_webhook_secret", "inbound_secret"]
 ROTATABLE: tuple[str, ...] = ("payments_webhook_secret", "inbound_secret")
 WRITE_ONLY: tuple[str, ...] = ("stripe_webhook_secret", "mailgun_signing_key")
+REQUIRED = (
+    "name",
+    "brand_colour",
+    "default_locale",
+    "default_timezone",
+    "default_currency",
+    "thank_you_email",
+)
 
 
 class OrganisationPatch(BaseModel):
-    """Only the fields sent change; null clears an optional field."""
+    """Only the fields sent change; null clears an optional field (not a required one)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Line = Field(default="", min_length=1, max_length=200)
+    name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     from_name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
     from_address: Email | None = None
     reply_to: Email | None = None
     inbound_domain: Annotated[str, AfterValidator(domain_name)] | None = None
-    brand_colour: Annotated[str, AfterValidator(colour_code)] = "#2f5d8a"
+    brand_colour: Annotated[str, AfterValidator(colour_code)] | None = None
     logo_url: Annotated[str, Field(max_length=2000), AfterValidator(https_url)] | None = None
-    default_locale: Annotated[str, Field(max_length=35), AfterValidator(validation.locale_name)] = (
-        "en"
-    )
-    default_timezone: Annotated[str, AfterValidator(validation.timezone_name)] = "UTC"
-    default_currency: Annotated[str, AfterValidator(validation.currency_code)] = "EUR"
+    default_locale: (
+        Annotated[str, Field(max_length=35), AfterValidator(validation.locale_name)] | None
+    ) = None
+    default_timezone: Annotated[str, AfterValidator(validation.timezone_name)] | None = None
+    default_currency: Annotated[str, AfterValidator(validation.currency_code)] | None = None
     default_country: Annotated[str, AfterValidator(validation.country_code)] | None = None
     payment_instructions: (
         Annotated[str, Field(max_length=4000), AfterValidator(validation.message_text)] | None
     ) = None
-    thank_you_email: StrictBool = True
+    thank_you_email: StrictBool | None = None
     stripe_webhook_secret: (
         Annotated[str, Field(max_length=200), AfterValidator(stripe_secret)] | None
     ) = Field(default=None, description="write-only: paste the endpoint secret from Stripe")
@@ -90,6 +98,14 @@ class OrganisationPatch(BaseModel):
         max_length=2,
         description="generate new payments_webhook_secret and/or inbound_secret values",
     )
+
+    @field_validator(*REQUIRED)
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Optional only so that leaving the field out is possible; null is not a value here.
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep its value")
+        return value
 
     def changes(self) -> dict[str, object]:
         """The sent fields other than `rotate`, with their validated values."""

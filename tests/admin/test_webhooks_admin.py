@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,23 +11,17 @@ from sqlalchemy import Engine, text
 
 from tests.admin.conftest import AdminSession, csrf_in
 from tests.conftest import Api, api_key_for
-from tests.webhooks.test_outbound import (
+from tests.webhooks.support import (
     Receiver,
     deliver,
     make_retries_due,
+    receiver,
     send_a_reminder,
     verified,
 )
 
 PAGE = "/admin/webhooks"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
+__all__ = ["receiver"]  # the fixture
 
 
 def add_by_form(admin: AdminSession, url: str, events: list[str]) -> Any:

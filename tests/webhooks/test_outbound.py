@@ -3,161 +3,39 @@
 from __future__ import annotations
 
 import ast
-import asyncio
-import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
-from sqlmodel import select
-from standardwebhooks.webhooks import Webhook
+from sqlalchemy import Engine
 
-from app.db import session_scope
 from app.main import create_app
-from app.runtime import Runtime
 from app.settings import Settings
 from app.webhooks.outbound import (
     JITTER,
     KNOWN_KINDS,
-    MAX_ATTEMPTS,
-    RETRY_WINDOW,
-    delay_after,
-    jittered_delay,
 )
-from app.webhooks.runner import claim_due, close_shared_client, deliver_due_webhooks
-from app.worklist.models import WorklistItem
-from tests.conftest import CUSTOMER, Api, Inbox, api_key_for, free_port, invoice_body
+from tests.conftest import CUSTOMER, Api, Inbox, api_key_for, invoice_body
+from tests.webhooks.support import (
+    LONDON,
+    Receiver,
+    add_endpoint,
+    deliver,
+    deliveries,
+    make_retries_due,
+    receiver,
+    send_a_reminder,
+    verified,
+)
 
-LONDON = ZoneInfo("Europe/London")
+__all__ = ["receiver"]  # the fixture
 DESIGN_KINDS = """reminder.sent reminder.failed reply.received link.clicked promise.created
 promise.kept promise.broken plan.created dispute.opened dispute.resolved payment.received
 invoice.paid invoice.escalated invoice.paused invoice.resumed contact.bounced
 contact.unsubscribed note.added""".split()
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def payload(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records every POST and answers `status`."""
-
-    port: int = field(default_factory=free_port)
-    status: int = 200
-    requests: list[Received] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    def url(self, path: str = "/events") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.requests.append(Received(self.path, headers, body))
-                self.send_response(receiver.status)
-                self.send_header("content-type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"thanks" if receiver.status < 300 else b"broken inside")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        """Down: connections are refused."""
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def of_type(self, kind: str) -> list[Received]:
-        return [r for r in self.requests if r.payload()["type"] == kind]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
-def runtime_of(api: Api) -> Runtime:
-    app = api.client.app
-    assert isinstance(app, FastAPI)
-    runtime: Runtime = app.state.runtime
-    return runtime
-
-
-def deliver(api: Api) -> int:
-    """One pass of the background job, as `serve` and `worker` run it every 2 seconds."""
-    runtime = runtime_of(api)
-
-    async def once() -> int:
-        try:
-            return await deliver_due_webhooks(runtime)
-        finally:
-            await close_shared_client()
-
-    return asyncio.run(once())
-
-
-def make_retries_due(db: Engine) -> None:
-    """Stand in for waiting: every pending delivery's next attempt is now."""
-    with db.begin() as connection:
-        connection.execute(
-            text("UPDATE webhook_delivery SET next_attempt_at = :at WHERE status = 'pending'"),
-            {"at": (datetime.now(UTC) - timedelta(seconds=1)).replace(tzinfo=None)},
-        )
-
-
-def add_endpoint(api: Api, url: str, events: list[str] | None = None) -> dict[str, Any]:
-    response = api.post("/webhook-endpoints", {"url": url, "events": events or ["*"]})
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def send_a_reminder(api: Api, invoice: str = "inv-1001") -> None:
-    """An invoice due in three days: the scheduler sends the `upcoming` reminder now."""
-    api.set_clock(datetime(2026, 11, 23, 10, 0, tzinfo=LONDON))
-    assert api.put("/customers/bakery", CUSTOMER).status_code in (200, 201)
-    assert api.put(f"/invoices/{invoice}", invoice_body(due_on="2026-11-26")).status_code == 201
-    report = api.run_scheduler()
-    assert [o["result"] for o in report["outcomes"]] == ["sent"], report
-
-
-def verified(received: Received, secret: str) -> Any:
-    """What the official standardwebhooks library makes of the request (raises if forged)."""
-    return Webhook(secret).verify(received.body, received.headers)
-
-
-def deliveries(api: Api, endpoint: dict[str, Any]) -> list[dict[str, Any]]:
-    response = api.get(f"/webhook-endpoints/{endpoint['id']}/deliveries")
-    assert response.status_code == 200, response.text
-    return list(response.json())
 
 
 def test_a_reminder_sent_arrives_signed_and_verifies(
@@ -357,92 +235,6 @@ def test_bad_endpoints_are_refused_with_the_reason(
     [error] = response.json()["detail"]
     assert error["loc"][-1] == field and reason in error["msg"]
     assert api.get("/webhook-endpoints").json() == []
-
-
-def test_an_endpoint_failing_for_three_days_is_disabled_and_flagged(
-    api: Api, receiver: Receiver, db: Engine
-) -> None:
-    endpoint = add_endpoint(api, receiver.url(), ["*"])
-    receiver.status = 500
-    send_a_reminder(api)
-    deliver(api)
-    assert api.get("/webhook-endpoints").json()[0]["status"] == "failing"
-    with db.begin() as connection:  # stand in for three days of failures
-        connection.execute(
-            text("UPDATE webhook_endpoint SET failing_since = :at"),
-            {"at": (datetime.now(UTC) - timedelta(days=3, minutes=1)).replace(tzinfo=None)},
-        )
-    make_retries_due(db)
-    assert deliver(api) == 2  # invoice.created and reminder.sent, failing together
-    [listed] = api.get("/webhook-endpoints").json()
-    assert listed["status"] == "disabled" and "HTTP 500" in listed["disabled_reason"]
-    logs = deliveries(api, endpoint)
-    assert {(log["status"], log["next_attempt_at"]) for log in logs} == {("failed", None)}
-    receiver.status = 200
-    api.post("/invoices/inv-1001/payments", {"external_id": "p1", "amount": "1250.00"})
-    make_retries_due(db)
-    assert deliver(api) == 0  # disabled: new events are not queued for it
-    assert len(deliveries(api, endpoint)) == 2
-    with session_scope(db) as session:
-        found = session.exec(select(WorklistItem).where(WorklistItem.kind == "webhook_disabled"))
-        items = list(found.all())
-        assert len(items) == 1 and receiver.url() in items[0].reason
-
-
-def test_a_delivery_gives_up_after_its_last_retry(api: Api, receiver: Receiver, db: Engine) -> None:
-    endpoint = add_endpoint(api, receiver.url(), ["reminder.sent"])
-    receiver.status = 503
-    send_a_reminder(api)
-    with db.begin() as connection:
-        connection.execute(
-            text("UPDATE webhook_delivery SET attempts = :n"), {"n": MAX_ATTEMPTS - 1}
-        )
-    deliver(api)
-    [log] = deliveries(api, endpoint)
-    assert log["status"] == "failed" and log["attempts"] == MAX_ATTEMPTS
-    assert log["last_status_code"] == 503 and log["next_attempt_at"] is None
-
-
-def test_retries_cover_at_least_24_hours_with_growing_jittered_delays() -> None:
-    shortest = sum((delay_after(n) for n in range(1, MAX_ATTEMPTS)), timedelta())
-    assert shortest >= RETRY_WINDOW
-    assert shortest - delay_after(MAX_ATTEMPTS - 1) < RETRY_WINDOW  # no more than needed
-    delays = [delay_after(n) for n in range(1, MAX_ATTEMPTS)]
-    assert delays == sorted(delays) and delays[0] == timedelta(seconds=5)
-    samples = {jittered_delay(3) for _ in range(50)}
-    assert len(samples) > 1 and all(
-        delay_after(3) <= s <= delay_after(3) * (1 + JITTER) for s in samples
-    )
-
-
-@pytest.mark.postgres_only
-def test_workers_on_postgres_never_claim_the_same_delivery(
-    api: Api, receiver: Receiver, db: Engine
-) -> None:
-    add_endpoint(api, receiver.url("/a"), ["*"])
-    add_endpoint(api, receiver.url("/b"), ["*"])
-    add_endpoint(api, receiver.url("/c"), ["*"])
-    send_a_reminder(api)
-    runtime = runtime_of(api)
-    with db.connect() as holder:  # another worker mid-claim holds one row
-        held = holder.execute(
-            text("SELECT id FROM webhook_delivery ORDER BY id LIMIT 1 FOR UPDATE")
-        ).scalar_one()
-        claims: list[list[int]] = []
-        threads = [
-            threading.Thread(
-                target=lambda: claims.append([c.delivery_id for c in claim_due(runtime)])
-            )
-            for _ in range(4)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        holder.rollback()
-    taken = [delivery for claim in claims for delivery in claim]
-    assert len(claims) == 4 and held not in taken  # skipped, not waited for
-    assert len(taken) == len(set(taken)) and len(taken) > 0
 
 
 def _literal_kinds(node: ast.expr) -> set[str]:
