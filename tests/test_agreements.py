@@ -77,7 +77,7 @@ def test_ive_paid_during_a_plan_holds_the_instalments_then_the_plan_goes_on(
     assert _state(api)["state"] == "plan"
     assert _next_send_at(api) >= datetime(2026, 12, 4, 10, 0, tzinfo=LONDON)
     before = len(inbox.mails)
-    # Seven days of quiet: no instalment reminder (it was due on 30 November and 1 December).
+    # Seven days of quiet: neither the instalment's heads-up (30th) nor its due-day email (1st).
     assert run_at(api, 2026, 11, 30) == []
     for day in (1, 2, 3):
         assert run_at(api, 2026, 12, day) == []
