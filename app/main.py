@@ -18,6 +18,7 @@ from app.api.router import api_router, test_clock_router
 from app.db import get_engine
 from app.dunning.policies import policies_from
 from app.errors import AppError
+from app.idempotency.middleware import install_idempotency
 from app.portal.router import router as portal_router
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
@@ -60,6 +61,7 @@ def create_app(
     )
     mount_docs(app)
     app.state.runtime = runtime
+    install_idempotency(app)
     app.include_router(api_router)
     app.include_router(portal_router)
     app.include_router(admin_router)

@@ -4,7 +4,10 @@
 
 Writes a CSV of ROWS invoices (five per customer, one row in a thousand bad), imports it
 into a fresh database, then imports it again; prints both times and the counts. The second
-import should change nothing and take a fraction of the first.
+import should change nothing and take a fraction of the first. A --database-url must name a
+scratch database: it is migrated and filled. Measured: SQLite about 180 rows/s the first time
+and 7,000 rows/s unchanged (10,000 rows: 56 s, then 1.4 s); a local PostgreSQL about 120 and
+2,900 rows/s.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
@@ -190,3 +191,27 @@ def test_inbound_email_is_not_made_idempotent(api: Api, db: Engine) -> None:
     assert all("Idempotent-Replayed" not in a.headers for a in answers)
     with session_scope(db) as session:
         assert session.exec(select(func.count()).select_from(IdempotentRequest)).one() == 0
+
+
+def test_a_key_left_pending_by_a_crashed_process_is_taken_over(api: Api, db: Engine) -> None:
+    _ready(api)
+    path = "/api/v1/invoices/inv-1001/payments"
+    body = json.dumps(PAYMENT).encode()
+    claimed = store.claim(
+        db,
+        organisation_id=_organisation_id(db),
+        key="orphan",
+        method="POST",
+        path=path,
+        digest=store.request_hash("POST", path, "", body),
+    )
+    assert isinstance(claimed, store.Claimed)
+    with session_scope(db) as session:  # the process that claimed it died 11 minutes ago
+        row = session.get(IdempotentRequest, claimed.row_id)
+        assert row is not None
+        row.created_at = datetime.now(UTC) - timedelta(minutes=11)
+        session.add(row)
+    response = api.post("/invoices/inv-1001/payments", PAYMENT, headers=_key("orphan"))
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
+    again = api.post("/invoices/inv-1001/payments", PAYMENT, headers=_key("orphan"))
+    assert again.headers["Idempotent-Replayed"] == "true"

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -20,6 +20,7 @@ RETENTION = timedelta(hours=24)
 # A claim whose request never finished (the process died) may be taken over after this.
 ABANDONED_AFTER = timedelta(minutes=10)
 PENDING = 0  # status_code of a claim whose request is still running
+_BUSY = "a request with this Idempotency-Key is still being processed; retry later"
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,19 @@ def claim(
             if row.status_code != PENDING:
                 return Replay(row.status_code, row.response_body)
             if row.created_at > now - ABANDONED_AFTER:
-                return Refused(
-                    409, "a request with this Idempotency-Key is still being processed; retry later"
+                return Refused(409, _BUSY)
+            # Taken over from a process that never finished it; of two takers, one wins.
+            taken = session.execute(
+                update(IdempotentRequest)
+                .where(
+                    col(IdempotentRequest.id) == row.id,
+                    col(IdempotentRequest.created_at) == row.created_at,
                 )
-            row.created_at = now  # taken over from a process that never finished it
-            session.add(row)
-            session.flush()
+                .values(created_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                return Refused(409, _BUSY)
             assert row.id is not None
             return Claimed(row.id)
         row = IdempotentRequest(
@@ -111,9 +119,7 @@ def claim(
             session.flush()
         except IntegrityError:
             session.rollback()
-            return Refused(
-                409, "a request with this Idempotency-Key is still being processed; retry later"
-            )
+            return Refused(409, _BUSY)
         assert row.id is not None
         if row.id % 100 == 0:  # now and then, rather than a scan on every request
             _prune(session, organisation_id=organisation_id, now=now)

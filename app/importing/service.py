@@ -97,6 +97,8 @@ def _file_problems(rows: Sequence[Row]) -> dict[int, str]:
         customer_id = row.cells.get("customer_external_id", "")
         details = tuple(row.cells.get(column, "") for column in CUSTOMER_COLUMNS.values())
         first_customer = customers.setdefault(customer_id, (row.line, details))
+        if not invoice_id or not customer_id:
+            continue  # reported as missing when the row is read
         if invoice_id in invoices:
             problems[row.line] = (
                 f"invoice_external_id {invoice_id!r} is already on line {invoices[invoice_id]}"
@@ -132,6 +134,7 @@ class _Loaded:
     contacts: dict[int, list[Contact]]
     invoices: dict[str, Invoice]
     paid: dict[int, int]
+    # Held so the session's identity map keeps them (it holds objects only weakly).
     organisation: Organisation | None = None
     written: list[Customer] = field(default_factory=list)
 
@@ -147,8 +150,7 @@ class _Importer:
 
     def run_chunk(self, session: Session, chunk: Sequence[Row], problems: dict[int, str]) -> None:
         loaded = self._load(session, chunk)
-        # Held for the chunk: the identity map keeps objects only while someone refers to
-        # them, and the planner would otherwise read the organisation again for every row.
+        # Otherwise the planner would read the organisation again for every row.
         loaded.organisation = session.get(Organisation, self.organisation_id)
         for row in chunk:
             invoice_id = row.cells.get("invoice_external_id") or None
