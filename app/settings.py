@@ -7,6 +7,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     # A reminder whose send never reported back is in doubt after this long.
     sending_lease_minutes: int = Field(default=15, ge=1)
     link_max_age_days: int = Field(default=120, ge=1)
+    # Outgoing webhooks to loopback or private addresses: development and tests only.
+    allow_private_webhooks: bool = False
 
     @field_validator("smtp_url")
     @classmethod
@@ -51,6 +54,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:
+        # Links that reach real customers must not be signed with a key everyone can read.
+        host = urlsplit(self.base_url).hostname or ""
+        if self.secret_key == DEV_SECRET and host not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError(
+                f"POLITELY_SECRET_KEY must be set when POLITELY_BASE_URL ({self.base_url}) "
+                "is not this machine: it signs the links in customers' emails"
+            )
         if self.env == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("POLITELY_SECRET_KEY must be set to a long random value in production")
         if self.env == "production" and len(self.secret_key) < 32:

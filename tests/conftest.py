@@ -203,6 +203,8 @@ def settings(smtp_server: tuple[Controller, Inbox], tmp_path: Path, database_url
         base_url="https://politely.test",
         mail_from_address="accounts@northwind.test",
         mail_from_name="Northwind Supplies",
+        allow_private_webhooks=True,  # the test receivers listen on 127.0.0.1
+        secret_key="test-secret-for-links-and-sessions-0123456789",
     )
 
 

@@ -96,7 +96,11 @@ def _add(request: Request, admin: Admin, url: str, events: list[str]) -> Respons
     try:
         with session_scope(runtime_of(request).engine) as session:
             endpoint = create_endpoint(
-                session, organisation_id=admin.organisation_id, url=url, events=events
+                session,
+                organisation_id=admin.organisation_id,
+                url=url,
+                events=events,
+                allow_private=runtime_of(request).settings.allow_private_webhooks,
             )
     except AppError as error:
         return _page(

@@ -107,7 +107,28 @@ class _EmailLoader(BaseLoader):
         return source, name, lambda: self._resolve(template) == found
 
 
+# An admin's template runs in a shared process: results that would take the memory of the
+# whole server (`'x' * 10**11`, `9 ** 10**9`) are refused instead of computed.
+MAX_RESULT_LENGTH = 100_000
+MAX_EXPONENT = 64
+
+
 class _EmailEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"the exponent {right} is larger than {MAX_EXPONENT}")
+            return left**right
+        for sequence, times in ((left, right), (right, left)):
+            if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                if len(sequence) * times > MAX_RESULT_LENGTH:
+                    raise SecurityError(
+                        f"the result would be longer than {MAX_RESULT_LENGTH} characters"
+                    )
+        return left * right
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # Refuse at the first unsafe access; the default returns an Undefined, and a chain
         # like `|attr('__class__')|attr('__mro__')` then fails as a vague "undefined".

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
 
 from app import validation
 from app.errors import Conflict, Unprocessable
@@ -64,11 +64,20 @@ def authenticate(session: Session, *, email: str, password: str) -> LoginResult:
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(None, "Too many failed attempts. Try again in a few minutes.")
     if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-        session.add(user)
+        # Counted in the database, not in this copy of the row: guesses sent in parallel
+        # must each count, or the lock-out could be raced past.
+        failures = session.execute(
+            update(User)
+            .where(col(User.id) == user.id)
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(col(User.failed_logins))
+        ).scalar_one()
+        if failures >= MAX_FAILURES:
+            session.execute(
+                update(User)
+                .where(col(User.id) == user.id)
+                .values(locked_until=now + timedelta(minutes=LOCK_MINUTES), failed_logins=0)
+            )
         return LoginResult(None, "That email and password do not match.")
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     user.session_nonce = secrets.token_hex(16)

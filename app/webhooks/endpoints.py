@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound, Unprocessable
 from app.organisations.service import new_webhook_secret
+from app.webhooks.addresses import PrivateAddress, refuse_private
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.outbound import ALL_EVENTS, KNOWN_KINDS, real_now
 from app.worklist.models import WorklistItem
@@ -58,11 +59,24 @@ def clean_events(events: list[str]) -> list[str]:
 
 
 def create_endpoint(
-    session: Session, *, organisation_id: int, url: str, events: list[str]
+    session: Session,
+    *,
+    organisation_id: int,
+    url: str,
+    events: list[str],
+    allow_private: bool = False,
 ) -> WebhookEndpoint:
+    url = clean_url(url)
+    if not allow_private:
+        try:
+            refuse_private(url)
+        except PrivateAddress as error:
+            raise Unprocessable(
+                f"events cannot be sent inside this network: {error}", field="url"
+            ) from None
     endpoint = WebhookEndpoint(
         organisation_id=organisation_id,
-        url=clean_url(url),
+        url=url,
         events=clean_events(events),
         secret=new_webhook_secret(),
         created_at=real_now(),

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import CurrentOrg, SessionDep, org_id
+from app.api.deps import CurrentOrg, RuntimeDep, SessionDep, org_id
 from app.webhooks.endpoints import (
     attempts_of,
     create_endpoint,
@@ -120,10 +120,16 @@ def delivery_out(delivery: WebhookDelivery, log: list[DeliveryAttempt]) -> Deliv
 
 
 @router.post("", response_model=EndpointCreated, status_code=201, description=PAYLOAD_DOC)
-def add_endpoint(data: EndpointIn, session: SessionDep, organisation: CurrentOrg) -> Any:
+def add_endpoint(
+    data: EndpointIn, session: SessionDep, organisation: CurrentOrg, runtime: RuntimeDep
+) -> Any:
     """Send events to a URL; the answer holds the signing secret, which is never shown again."""
     endpoint = create_endpoint(
-        session, organisation_id=org_id(organisation), url=data.url, events=data.events
+        session,
+        organisation_id=org_id(organisation),
+        url=data.url,
+        events=data.events,
+        allow_private=runtime.settings.allow_private_webhooks,
     )
     return {**endpoint_out(endpoint), "secret": endpoint.secret}
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from app import __version__
 from app.db import is_postgres, session_scope
 from app.runtime import Runtime
+from app.webhooks.addresses import PrivateAddress, refuse_private
 from app.webhooks.endpoints import DISABLED_ITEM, disabled_item_reason, stop_pending
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.outbound import (
@@ -97,10 +98,11 @@ async def deliver_due_webhooks(runtime: Runtime) -> int:
         return 0
     client = shared_client()
     limit = asyncio.Semaphore(CONCURRENCY)
+    allow_private = runtime.settings.allow_private_webhooks
 
     async def one(item: Claimed) -> None:
         async with limit:
-            outcome = await send(client, item)
+            outcome = await send(client, item, allow_private=allow_private)
         try:
             await to_thread.run_sync(record_outcome, runtime, item.delivery_id, outcome)
         except Exception:
@@ -165,7 +167,13 @@ def _body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def send(client: httpx.AsyncClient, item: Claimed) -> Outcome:
+async def send(client: httpx.AsyncClient, item: Claimed, *, allow_private: bool = False) -> Outcome:
+    if not allow_private:
+        try:
+            # Checked again at each send: the name may resolve elsewhere than at creation.
+            await to_thread.run_sync(refuse_private, item.url)
+        except PrivateAddress as internal:
+            return Outcome(None, f"refused: {internal}", None)
     timestamp = int(time.time())  # real clock: receivers check it against theirs
     headers = {
         "content-type": "application/json",

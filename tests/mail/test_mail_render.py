@@ -323,3 +323,13 @@ def test_sample_context_renders_every_default_template(renderer, step, consolida
     for part in ("subject.txt", "txt", "html"):
         name = f"en/{step}.{part}"
         renderer.check_source(name, (TEMPLATE_DIR / name).read_text(), context)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ ('x' * 10**11)|length }}", "{{ 9 ** 1000000000 }}", "{{ [0] * 10**9 }}"],
+)
+def test_results_too_large_for_a_shared_server_are_refused(source: str) -> None:
+    renderer = TemplateRenderer(Path("templates/emails"))
+    with pytest.raises(TemplateError, match="not allowed in a template"):
+        renderer.check_source("en/overdue_3.txt", source, sample_context("overdue_3"))

@@ -112,3 +112,29 @@ def test_workers_on_postgres_never_claim_the_same_delivery(
     taken = [delivery for claim in claims for delivery in claim]
     assert len(claims) == 4 and held not in taken  # skipped, not waited for
     assert len(taken) == len(set(taken)) and len(taken) > 0
+
+
+def test_endpoints_inside_the_network_are_refused_without_the_development_switch(
+    api,
+    db,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    strict = settings.model_copy(update={"allow_private_webhooks": False})
+    with TestClient(create_app(strict, engine=db), base_url="https://politely.test") as client:
+        headers = {"Authorization": f"Bearer {api.key}"}
+        for url in (
+            "http://127.0.0.1:9/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.1.2.3/x",
+            "http://localhost:8000/x",
+        ):
+            refused = client.post(
+                "/api/v1/webhook-endpoints", headers=headers, json={"url": url, "events": ["*"]}
+            )
+            assert refused.status_code == 422, url
+            assert refused.json()["detail"][0]["loc"][-1] == "url"
+        assert client.get("/api/v1/webhook-endpoints", headers=headers).json() == []
