@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage, Message
@@ -20,6 +19,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.admin.auth import Admin, AdminDep, runtime_of
+from app.admin.inert import without_live_links
 from app.admin.pages import render
 from app.db import session_scope
 from app.dunning.models import SentMessage
@@ -52,19 +52,6 @@ def _part_text(message: EmailMessage, subtype: str) -> str | None:
     except (LookupError, UnicodeError):  # unknown or wrong charset: show what we can
         payload = part.get_payload(decode=True)
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
-
-
-_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
-# Links open a new window, which the sandbox (no allow-popups) refuses: a click on "Pay" in
-# the preview must not reach the portal and be recorded as the customer's click.
-_INERT_LINKS = '<base target="_blank">'
-
-
-def without_live_links(html: str) -> str:
-    head = _HEAD.search(html)
-    if head is None:
-        return _INERT_LINKS + html
-    return html[: head.end()] + _INERT_LINKS + html[head.end() :]
 
 
 @dataclass(frozen=True)

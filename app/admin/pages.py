@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.admin.auth import Admin, csrf_token, runtime_of
+from app.admin.inert import without_live_links
 from app.mail.context import format_money, normalise_locale
 
 _env = Environment(
@@ -22,6 +23,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["inert_links"] = without_live_links
 
 
 def _helpers(admin: Admin | None) -> dict[str, Any]:

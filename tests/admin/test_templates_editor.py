@@ -363,3 +363,20 @@ def test_another_organisation_sees_none_of_this_and_keeps_the_shipped_text(
     acme_api.run_scheduler()
     [mail] = inbox.mails
     assert mail.recipients == ["tab@acme-bar.test"] and SHIPPED in part_of(inbox)
+
+
+def test_the_preview_keeps_the_customers_links_from_working(admin) -> None:  # type: ignore[no-untyped-def]
+    page = admin.get("/admin/templates/en/overdue_3")
+    assert page.status_code == 200
+    form = {
+        "subject": "Invoice {{ invoice.number }}",
+        "text": "Pay here: {{ links.pay }}",
+        "html": '<p><a href="{{ links.pay }}">Pay</a></p>',
+        "invoice": "sample",
+    }
+    preview = admin.post(
+        "/admin/templates/en/overdue_3/preview", form, csrf_from="/admin/templates/en/overdue_3"
+    )
+    assert preview.status_code == 200, preview.text[-2000:]
+    # The iframe's HTML sends every link to a new window, which its sandbox refuses to open.
+    assert 'srcdoc="&lt;base target=&#34;_blank&#34;&gt;' in preview.text
