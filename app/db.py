@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, Engine, event, text
+from sqlalchemy import DateTime, Engine, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -108,8 +108,3 @@ def migrate(engine: Engine | None = None) -> None:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app import money
 from app.customers.models import Customer
@@ -261,7 +261,3 @@ def schedule_out(session: Session, invoice: Invoice, now: datetime) -> ScheduleO
         for action in plan.schedule(now)
     ]
     return ScheduleOut(invoice=invoice.external_id, timezone=str(tz), steps=steps)
-
-
-def invoices_by_id(session: Session, ids: list[int]) -> list[Invoice]:
-    return list(session.exec(select(Invoice).where(col(Invoice.id).in_(ids))).all())

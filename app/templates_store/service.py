@@ -198,18 +198,6 @@ def file_sources(templates_dir: Path, locale: str, step: str) -> dict[str, str]:
     }
 
 
-def sources_of(
-    templates_dir: Path, version: TemplateVersion | None, locale: str, step: str
-) -> dict[str, str]:
-    if version is None or version.is_default:
-        return file_sources(templates_dir, locale, step)
-    return {
-        "subject": version.subject or "",
-        "text": version.text or "",
-        "html": version.html or "",
-    }
-
-
 def diff(previous: dict[str, str], current: dict[str, str]) -> str:
     lines: list[str] = []
     for attribute, _ in PARTS:
